@@ -1,0 +1,160 @@
+"""The ``einvoice`` command: a thin Typer shell over the library functions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+
+from einvoice.config import load_settings
+from einvoice.context import Context, open_context
+from einvoice.errors import EinvoiceError
+from einvoice.intake.folder import FileResult, ingest_file, iter_files, pending_files, scan_file
+from einvoice.queries import ListFilter, get_case, list_invoices, summary
+from einvoice.views import case_view, invoice_table
+
+app = typer.Typer(help="Intake of electronic invoices (XRechnung, ZUGFeRD / Factur-X).",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+console = Console()
+err = Console(stderr=True)
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", envvar="EINVOICE_CONFIG",
+                                                help="TOML settings file")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+@contextmanager
+def context(config: Path | None) -> Iterator[Context]:
+    """Settings and database for one command; library errors become a clean message."""
+    try:
+        ctx = open_context(load_settings(config))
+    except EinvoiceError as exc:
+        fail(str(exc))
+    try:
+        yield ctx
+    except EinvoiceError as exc:
+        fail(str(exc))
+    finally:
+        ctx.close()
+
+
+def emit_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+@app.command()
+def init(config: ConfigOpt = None) -> None:
+    """Create (or upgrade) the database and the data folders."""
+    with context(config) as ctx:
+        ctx.archive.root.mkdir(parents=True, exist_ok=True)
+        ctx.settings.inbox_dir.mkdir(parents=True, exist_ok=True)
+        console.print(f"database ready: {ctx.engine.url.render_as_string(hide_password=True)}")
+
+
+def _report(results: list[FileResult], as_json: bool) -> None:
+    if as_json:
+        emit_json([{"path": str(r.path), "ok": r.ok, "error": r.error,
+                    "moved_to": str(r.moved_to) if r.moved_to else None,
+                    "documents": [o.__dict__ for o in (r.result.outcomes if r.result else [])]}
+                   for r in results])
+        return
+    docs = [o for r in results if r.result for o in r.result.outcomes]
+    new = sum(o.new for o in docs)
+    console.print(f"{len(results)} files, {len(docs)} documents ({new} new, "
+                  f"{len(docs) - new} already known), "
+                  f"{sum(o.status == 'quarantined' for o in docs)} quarantined, "
+                  f"{sum(o.status == 'duplicate' for o in docs)} duplicates")
+    for r in results:
+        if not r.ok:
+            err.print(f"[yellow]{r.path}[/yellow]: {r.problem}")
+
+
+def _run(paths: list[Path], step: Any, as_json: bool) -> None:
+    results: list[FileResult] = []
+    with Progress(console=err, transient=True, disable=as_json or len(paths) < 2) as bar:
+        task = bar.add_task("ingest", total=len(paths))
+        for path in paths:
+            results.append(step(path))
+            bar.advance(task)
+    _report(results, as_json)
+    if any(r.error for r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def ingest(paths: Annotated[list[Path], typer.Argument(help="files or folders", exists=True)],
+           config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Ingest files (folders recursively); the files stay where they are."""
+    with context(config) as ctx:
+        files = [f for p in paths for f in iter_files(p)]
+        _run(files, lambda f: ingest_file(ctx, f, "cli"), as_json)
+
+
+@app.command()
+def scan(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Process the drop folder; files move to processed/ or failed/ after the commit."""
+    with context(config) as ctx:
+        inbox = ctx.settings.inbox_dir
+        _run(pending_files(inbox), lambda f: scan_file(ctx, inbox, f), as_json)
+
+
+def _parse_date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        fail(f"not a date (YYYY-MM-DD): {value}")
+
+
+@app.command("list")
+def list_(
+    status: Annotated[list[str] | None, typer.Option("--status", "-s", help="repeatable")] = None,
+    seller: Annotated[str | None, typer.Option(help="seller name or VAT id contains")] = None,
+    since: Annotated[str | None, typer.Option("--from", help="issue date from YYYY-MM-DD")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="issue date to YYYY-MM-DD")] = None,
+    text: Annotated[str | None, typer.Option("--search", "-q", help="free text")] = None,
+    limit: Annotated[int | None, typer.Option(help="at most N rows (table default 100)")] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List invoices, newest first (every status unless filtered)."""
+    flt = ListFilter(status=status or None, seller=seller, date_from=_parse_date(since),
+                     date_to=_parse_date(until), text=text,
+                     limit=limit if limit is not None else (None if as_json else 100))
+    with context(config) as ctx:
+        rows = list_invoices(ctx, flt)
+    if as_json:
+        emit_json([summary(inv, doc) for inv, doc in rows])
+    else:
+        console.print(invoice_table(rows))
+
+
+@app.command()
+def show(invoice_id: Annotated[int, typer.Argument(help="invoice id from `einvoice list`")],
+         config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """One invoice: header, parties, payment, totals, VAT breakdown, lines, attachments."""
+    with context(config) as ctx:
+        case = get_case(ctx, invoice_id)
+    if as_json:
+        data = summary(case.invoice, case.document)
+        data["invoice"] = case.model.model_dump(mode="json") if case.model else None
+        emit_json(data)
+    else:
+        console.print(case_view(case))
+
+
+if __name__ == "__main__":
+    app()

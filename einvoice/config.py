@@ -1,0 +1,81 @@
+"""Settings: built once by a shell (CLI, scheduler, HTTP app) and passed down.
+
+Sources, strongest first: ``EINVOICE_*`` environment variables, the TOML settings file
+(``--config`` or ``EINVOICE_CONFIG``), the defaults. With nothing set, everything lives under
+``./einvoice-data/`` and the drop folder is ``./inbox/``, so a trial run is self-contained.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from einvoice.errors import ConfigError
+
+MB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Paths are relative to the working directory."""
+
+    model_config = SettingsConfigDict(env_prefix="EINVOICE_", extra="forbid")
+
+    data_dir: Path = Field(Path("einvoice-data"), description="database, archive and exports")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in data_dir")
+    archive_dir: Path | None = Field(None, description="originals, content-addressed")
+    export_dir: Path | None = Field(None, description="export batches")
+    inbox_dir: Path = Field(Path("inbox"), description="drop folder scanned by `einvoice scan`")
+    max_submission_bytes: int = Field(100 * MB, description="larger submissions are refused")
+    max_xml_bytes: int = Field(64 * MB, description="larger XML documents are quarantined")
+    max_zip_members: int = Field(500, description="members per ZIP before it counts as a bomb")
+    max_zip_total_bytes: int = Field(256 * MB, description="unpacked bytes per ZIP")
+    max_zip_depth: int = Field(2, description="ZIPs inside ZIPs")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment beats the file (passed in as init values), so an operator can override
+        # one value of a shared settings file without editing it.
+        return (env_settings, init_settings)
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'einvoice.db'}"
+
+    @property
+    def archive_path(self) -> Path:
+        return self.archive_dir or self.data_dir / "archive"
+
+    @property
+    def export_path(self) -> Path:
+        return self.export_dir or self.data_dir / "exports"
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from the given TOML file (or ``EINVOICE_CONFIG``), the environment and defaults."""
+    path = config_file or (Path(os.environ["EINVOICE_CONFIG"]) if os.environ.get("EINVOICE_CONFIG")
+                           else None)
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"settings file not found: {path}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"settings file {path} is not valid TOML: {exc}") from exc
+    values.update(overrides)
+    try:
+        return Settings(**values)
+    except ValueError as exc:
+        raise ConfigError(f"invalid settings: {exc}") from exc

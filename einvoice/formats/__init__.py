@@ -1,0 +1,1 @@
+"""Reading documents: detection, hardened XML parsing, and one reader per syntax."""

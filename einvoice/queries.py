@@ -1,0 +1,100 @@
+"""Read-side queries shared by the CLI, the HTTP app and reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlmodel import Session, col, or_, select
+
+from einvoice.context import Context
+from einvoice.errors import NotFound
+from einvoice.model import Invoice as InvoiceModel
+from einvoice.store import tables as t
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    status: list[str] | None = None
+    seller: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    text: str | None = None
+    limit: int | None = None
+
+
+def summary(inv: t.Invoice, doc: t.Document) -> dict[str, Any]:
+    """The JSON shape of one row of ``einvoice list --json`` (a promise to scripts)."""
+    return {
+        "id": inv.id,
+        "status": inv.status,
+        "number": inv.number,
+        "type_code": inv.type_code,
+        "seller": inv.seller_name,
+        "seller_vat_id": inv.seller_vat_id,
+        "buyer_reference": inv.buyer_reference,
+        "issue_date": inv.issue_date.isoformat() if inv.issue_date else None,
+        "due_date": inv.due_date.isoformat() if inv.due_date else None,
+        "gross_total": str(inv.gross_total) if inv.gross_total is not None else None,
+        "currency": inv.currency,
+        "filename": doc.filename,
+        "kind": doc.kind,
+        "received_at": inv.received_at.isoformat(),
+        "duplicate_of": inv.duplicate_of,
+        "error": inv.error,
+    }
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def list_invoices(ctx: Context, flt: ListFilter) -> list[tuple[t.Invoice, t.Document]]:
+    """Cases matching the filter, newest first."""
+    q = select(t.Invoice, t.Document).join(
+        t.Document, col(t.Document.id) == col(t.Invoice.document_id))
+    if flt.status:
+        q = q.where(col(t.Invoice.status).in_(flt.status))
+    if flt.seller:
+        pattern = _like(flt.seller)
+        q = q.where(or_(col(t.Invoice.seller_name).ilike(pattern, escape="\\"),
+                        col(t.Invoice.seller_vat_id).ilike(pattern, escape="\\")))
+    if flt.date_from:
+        q = q.where(col(t.Invoice.issue_date) >= flt.date_from)
+    if flt.date_to:
+        q = q.where(col(t.Invoice.issue_date) <= flt.date_to)
+    if flt.text:
+        pattern = _like(flt.text)
+        q = q.where(or_(*(c.ilike(pattern, escape="\\") for c in (
+            col(t.Invoice.number), col(t.Invoice.seller_name), col(t.Invoice.buyer_name),
+            col(t.Invoice.buyer_reference), col(t.Document.filename)))))
+    q = q.order_by(col(t.Invoice.id).desc())
+    if flt.limit:
+        q = q.limit(flt.limit)
+    with Session(ctx.engine) as s:
+        return [(inv, doc) for inv, doc in s.exec(q).all()]
+
+
+@dataclass
+class Case:
+    """Everything about one invoice case, for ``show`` and later the HTML view."""
+
+    invoice: t.Invoice
+    document: t.Document
+    submission: t.Submission
+    model: InvoiceModel | None
+
+
+def get_case(ctx: Context, invoice_id: int) -> Case:
+    with Session(ctx.engine) as s:
+        inv = s.get(t.Invoice, invoice_id)
+        if inv is None:
+            raise NotFound(f"no invoice with id {invoice_id}")
+        doc = s.get(t.Document, inv.document_id)
+        assert doc is not None
+        sub = s.get(t.Submission, doc.submission_id)
+        assert sub is not None
+    model = InvoiceModel.model_validate_json(inv.model_json) if inv.model_json else None
+    return Case(inv, doc, sub, model)

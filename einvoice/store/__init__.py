@@ -1,0 +1,1 @@
+"""Persistence: tables, database engine, migrations and the archive of originals."""

@@ -1,0 +1,65 @@
+"""Content-addressed archive of originals: written once, atomically, never modified.
+
+A file's path is derived from its SHA-256, so storing the same bytes twice is a no-op and a
+stored file can always be checked against its name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from einvoice.errors import NotFound
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class Archive:
+    """Originals under ``root/ab/cd/<sha256>``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path_for(self, digest: str) -> Path:
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ValueError(f"not a SHA-256 hex digest: {digest!r}")
+        return self.root / digest[:2] / digest[2:4] / digest
+
+    def put(self, data: bytes) -> str:
+        """Store the bytes durably (temp file, fsync, rename, fsync folder); return the digest."""
+        digest = sha256_hex(data)
+        target = self.path_for(digest)
+        if target.exists():
+            return digest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        return digest
+
+    def get(self, digest: str) -> bytes:
+        try:
+            return self.path_for(digest).read_bytes()
+        except FileNotFoundError as exc:
+            raise NotFound(f"no archived original with SHA-256 {digest}") from exc
+
+    def verify(self, digest: str) -> bool:
+        """True when the stored bytes still hash to their name."""
+        return sha256_hex(self.get(digest)) == digest

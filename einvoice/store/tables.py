@@ -1,0 +1,126 @@
+"""The database tables.
+
+Keys: a ``Submission`` is one arrival (unique by the SHA-256 of its bytes); it holds one or more
+``Document`` rows (unique by their own SHA-256: the same bytes are never processed twice); every
+leaf document has exactly one ``Invoice`` row, the case finance staff work on, even when the
+document could not be read (status ``quarantined``). Lines, findings and audit events hang off
+the invoice.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from einvoice.store.types import AwareDateTime, ExactDecimal, utcnow
+
+
+class Submission(SQLModel, table=True):
+    """What arrived through one channel: the raw bytes are in the archive under ``sha256``."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(max_length=64, unique=True)
+    size: int
+    channel: str = Field(max_length=16)
+    filename: str | None = Field(default=None, max_length=512)
+    sender: str | None = Field(default=None, max_length=512)
+    subject: str | None = Field(default=None, max_length=1024)
+    message_id: str | None = Field(default=None, max_length=1024)
+    received_at: datetime = Field(sa_type=AwareDateTime, default_factory=utcnow)
+
+
+class Document(SQLModel, table=True):
+    """One candidate invoice inside a submission (or a container such as a ZIP)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True)
+    parent_id: int | None = Field(default=None, foreign_key="document.id")
+    sha256: str = Field(max_length=64, unique=True)
+    size: int
+    filename: str | None = Field(default=None, max_length=1024)
+    kind: str = Field(max_length=32)
+    syntax: str | None = Field(default=None, max_length=32)
+    xml_sha256: str | None = Field(default=None, max_length=64)
+    xml_filename: str | None = Field(default=None, max_length=512)
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(sa_type=AwareDateTime, default_factory=utcnow)
+
+
+class Invoice(SQLModel, table=True):
+    """The case: the canonical model of a document plus what the pipeline decided about it."""
+
+    __table_args__ = (
+        Index("ix_invoice_duplicate_key", "seller_key", "number", "type_code", "gross_total"),
+        Index("ix_invoice_status_received", "status", "received_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: int = Field(foreign_key="document.id", unique=True)
+    status: str = Field(max_length=16)
+    duplicate_of: int | None = Field(default=None, foreign_key="invoice.id")
+    number: str | None = Field(default=None, max_length=256)
+    type_code: str | None = Field(default=None, max_length=8)
+    issue_date: date | None = Field(default=None, index=True)
+    due_date: date | None = None
+    currency: str | None = Field(default=None, max_length=3)
+    seller_name: str | None = Field(default=None, max_length=512)
+    seller_vat_id: str | None = Field(default=None, max_length=64)
+    seller_key: str | None = Field(default=None, max_length=512)
+    buyer_name: str | None = Field(default=None, max_length=512)
+    buyer_reference: str | None = Field(default=None, max_length=256)
+    specification_id: str | None = Field(default=None, max_length=256)
+    net_total: Decimal | None = Field(default=None, sa_type=ExactDecimal)
+    gross_total: Decimal | None = Field(default=None, sa_type=ExactDecimal)
+    payable: Decimal | None = Field(default=None, sa_type=ExactDecimal)
+    model_json: str | None = Field(default=None, sa_column=Column(Text))
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    received_at: datetime = Field(sa_type=AwareDateTime, default_factory=utcnow)
+    updated_at: datetime = Field(sa_type=AwareDateTime, default_factory=utcnow)
+
+
+class InvoiceLine(SQLModel, table=True):
+    """BG-25 lines, queryable (the full line lives in ``Invoice.model_json`` too)."""
+
+    __table_args__ = (UniqueConstraint("invoice_id", "position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = Field(foreign_key="invoice.id", index=True)
+    position: int
+    line_id: str = Field(max_length=128)
+    item_name: str | None = Field(default=None, max_length=1024)
+    quantity: Decimal | None = Field(default=None, sa_type=ExactDecimal)
+    unit_code: str | None = Field(default=None, max_length=16)
+    net_amount: Decimal | None = Field(default=None, sa_type=ExactDecimal)
+    vat_category: str | None = Field(default=None, max_length=8)
+    vat_rate: Decimal | None = Field(default=None, sa_type=ExactDecimal)
+    accounting_reference: str | None = Field(default=None, max_length=256)
+
+
+class Finding(SQLModel, table=True):
+    """One validation finding (rule, severity, business term, location, message)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = Field(foreign_key="invoice.id", index=True)
+    rule_id: str = Field(max_length=64)
+    severity: str = Field(max_length=16)
+    term: str | None = Field(default=None, max_length=32)
+    location: str | None = Field(default=None, sa_column=Column(Text))
+    message: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what, when and why; ``hash`` chains each event to the one before."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int | None = Field(default=None, foreign_key="invoice.id", index=True)
+    at: datetime = Field(sa_type=AwareDateTime, default_factory=utcnow)
+    actor: str = Field(max_length=128)
+    action: str = Field(max_length=32)
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    before: str | None = Field(default=None, max_length=32)
+    after: str | None = Field(default=None, max_length=32)
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str = Field(max_length=64)

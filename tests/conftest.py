@@ -1,0 +1,89 @@
+"""Shared fixtures: the official corpus beside the project, and throwaway databases."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from einvoice.config import Settings, load_settings
+from einvoice.context import Context, open_context
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+
+
+def corpus_path() -> Path:
+    """The corpus folder; in CI its absence is an error, elsewhere the test is skipped."""
+    if not CORPUS.is_dir():
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"test corpus missing at {CORPUS} (required in CI)")
+        pytest.skip(f"test corpus missing at {CORPUS}")
+    return CORPUS
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    return corpus_path()
+
+
+# ------------------------------------------------------------------ databases
+
+PG_URL = os.environ.get("EINVOICE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _pg_available() -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(PG_URL.replace("+psycopg", ""), connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_base_url() -> str:
+    if not _pg_available():
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"PostgreSQL not reachable at {PG_URL} (required in CI)")
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
+    return PG_URL
+
+
+@pytest.fixture
+def pg_url(pg_base_url: str) -> Iterator[str]:
+    """A URL whose connections see a fresh, private schema of the test database."""
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    plain = pg_base_url.replace("+psycopg", "")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in pg_base_url else "?"
+    yield f"{pg_base_url}{sep}options=-csearch_path%3D{schema}"
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every test using this runs twice: on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'einvoice.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    return load_settings(data_dir=tmp_path / "data", database_url=db_url,
+                         inbox_dir=tmp_path / "inbox")
+
+
+@pytest.fixture
+def ctx(settings: Settings) -> Iterator[Context]:
+    context = open_context(settings)
+    yield context
+    context.close()
