@@ -22,6 +22,8 @@ from pydantic import Base64Bytes, BaseModel, ConfigDict, Field
 def term(tid: str | dict[str, str], default: Any = None, **kwargs: Any) -> Any:
     """A model field that carries its EN 16931 term id (or per-role ids) as metadata."""
     key = "term" if isinstance(tid, str) else "terms"
+    if "default_factory" in kwargs:
+        return Field(json_schema_extra={key: tid}, **kwargs)
     return Field(default, json_schema_extra={key: tid}, **kwargs)
 
 
@@ -202,7 +204,7 @@ class AllowanceCharge(Part):
     """Document level BG-20 (allowance) / BG-21 (charge), line level BG-27 / BG-28."""
 
     is_charge: bool
-    amount: Decimal = term({"BG-20": "BT-92", "BG-21": "BT-99", "BG-27": "BT-136",
+    amount: Decimal | None = term({"BG-20": "BT-92", "BG-21": "BT-99", "BG-27": "BT-136",
                             "BG-28": "BT-141"})
     base_amount: Decimal | None = term({"BG-20": "BT-93", "BG-21": "BT-100", "BG-27": "BT-137",
                                         "BG-28": "BT-142"})

@@ -1,0 +1,76 @@
+"""The CLI as finance staff and scripts use it: init, ingest, scan, list, show."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from einvoice.cli import app
+
+XR = "valid/xrechnung-testsuite/technical-cases/cius"
+
+
+@pytest.fixture
+def run(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EINVOICE_DATABASE_URL", db_url)
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0) -> str:
+        result = runner.invoke(app, list(args), catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result.stdout
+
+    return invoke
+
+
+def test_scan_moves_files_after_commit_and_list_shows_every_status(
+        run, tmp_path: Path, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+    run("init")
+    inbox = tmp_path / "inbox"
+    shutil.copy(corpus / XR / "01.01_comprehensive_test_ubl.xml", inbox / "good.xml")
+    (inbox / "bad.xml").write_bytes(b"<nope")
+    (inbox / ".hidden.xml").write_bytes(b"<nope")
+    (inbox / "upload.part").write_bytes(b"<half")
+    out = json.loads(run("scan", "--json"))
+    assert {Path(r["path"]).name: r["ok"] for r in out} == {"good.xml": True, "bad.xml": False}
+    assert (inbox / "processed" / "good.xml").exists()
+    assert (inbox / "failed" / "bad.xml").exists()
+    assert "not well-formed" in (inbox / "failed" / "bad.xml.error.txt").read_text()
+    assert sorted(p.name for p in inbox.iterdir() if p.is_file()) == [".hidden.xml",
+                                                                      "upload.part"]
+    rows = json.loads(run("list", "--json"))
+    assert {r["status"] for r in rows} == {"received", "quarantined"}
+    good = next(r for r in rows if r["status"] == "received")
+    assert good["number"] == "1234567" and good["filename"] == "good.xml"
+    assert good["issue_date"] == "2018-04-13" and good["gross_total"] is not None
+    assert set(good) >= {"id", "status", "number", "seller", "issue_date", "gross_total",
+                         "filename"}
+    assert json.loads(run("list", "--json", "--status", "quarantined"))[0]["filename"] == "bad.xml"
+    assert run("scan", "--json").strip() == "[]"
+
+
+def test_ingest_folder_then_filter_and_show(run, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+    run("ingest", str(corpus / XR))
+    rows = json.loads(run("list", "--json"))
+    assert len(rows) == 12 and all(r["status"] in ("received", "duplicate") for r in rows)
+    rerun = json.loads(run("ingest", "--json", str(corpus / XR)))
+    assert all(not d["new"] for r in rerun for d in r["documents"])
+    assert len(json.loads(run("list", "--json"))) == 12
+    some = rows[0]
+    assert json.loads(run("list", "--json", "--search", some["filename"]))[0]["id"] == some["id"]
+    assert json.loads(run("list", "--json", "--from", "2999-01-01")) == []
+    seller = json.loads(run("list", "--json", "--seller", (some["seller"] or "")[:5]))
+    assert some["id"] in [r["id"] for r in seller]
+    shown = json.loads(run("show", "--json", str(some["id"])))
+    assert shown["invoice"]["number"] == some["number"]
+    assert len(shown["invoice"]["lines"]) >= 1
+    text = run("show", str(some["id"]))
+    assert some["number"] in text and "Positionen" in text
+    assert "Rechnungen" in run("list")
+    run("show", "999999", code=2)
+    run("list", "--from", "yesterday", code=2)
