@@ -10,6 +10,7 @@ Order of work is what makes "nothing lost, nothing twice" hold under crashes:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -85,20 +86,27 @@ def ingest(ctx: Context, sub: Submission) -> IngestResult:
 
 
 def _record_submission(ctx: Context, sub: Submission, digest: str) -> int:
-    existing = _submission_id(ctx, digest)
-    if existing is not None:
-        return existing
     row = t.Submission(sha256=digest, size=len(sub.data), channel=sub.channel,
                        filename=sub.filename, sender=sub.sender, subject=sub.subject,
                        message_id=sub.message_id, received_at=sub.received_at)
+    return _insert_once(ctx, row, lambda: _submission_id(ctx, digest))
+
+
+def _insert_once(ctx: Context, row: t.Submission | t.Document,
+                 find: Callable[[], int | None]) -> int:
+    """Insert a row unique by its hash, or return the id of the one already there (also when a
+    concurrent ingest of the same bytes wins the race)."""
+    found = find()
+    if found is not None:
+        return found
     try:
         with session_scope(ctx.engine) as s:
             s.add(row)
             s.flush()
             assert row.id is not None
             return row.id
-    except IntegrityError:  # a concurrent ingest of the same bytes won the race
-        found = _submission_id(ctx, digest)
+    except IntegrityError:
+        found = find()
         assert found is not None
         return found
 
@@ -147,20 +155,14 @@ def _unpack(ctx: Context, data: bytes, depth: int) -> list[Member] | str:
 
 def _container(ctx: Context, submission_id: int, parent_id: int | None, name: str | None,
                data: bytes, digest: str) -> int:
-    with Session(ctx.engine) as s:
-        found = s.exec(select(t.Document.id).where(t.Document.sha256 == digest)).first()
-    if found is not None:
-        return found
     row = t.Document(submission_id=submission_id, parent_id=parent_id, sha256=digest,
                      size=len(data), filename=name, kind=Kind.ZIP.value)
-    try:
-        with session_scope(ctx.engine) as s:
-            s.add(row)
-            s.flush()
-            assert row.id is not None
-            return row.id
-    except IntegrityError:
-        return _container(ctx, submission_id, parent_id, name, data, digest)
+    return _insert_once(ctx, row, lambda: _document_id(ctx, digest))
+
+
+def _document_id(ctx: Context, digest: str) -> int | None:
+    with Session(ctx.engine) as s:
+        return s.exec(select(t.Document.id).where(t.Document.sha256 == digest)).first()
 
 
 def _read(ctx: Context, data: bytes) -> Reading:

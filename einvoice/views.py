@@ -11,7 +11,7 @@ from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 
-from einvoice.model import Address, Invoice
+from einvoice.model import Address, Contact, Invoice
 from einvoice.queries import Case
 from einvoice.store import tables as t
 
@@ -53,6 +53,12 @@ def _address(addr: Address | None) -> str:
     return "\n".join(p for p in parts if p)
 
 
+def _contact(contact: Contact | None) -> str | None:
+    if contact is None:
+        return None
+    return ", ".join(p for p in (contact.name, contact.phone, contact.email) if p)
+
+
 def _kv(title: str, pairs: list[tuple[str, str | None]]) -> Table:
     table = Table(title=title, show_header=False, box=None, title_justify="left")
     table.add_column(style="bold")
@@ -84,9 +90,7 @@ def _parties(m: Invoice) -> Table:
         _kv("Verkäufer (BG-4)", [("Name", m.seller.name), ("USt-IdNr.", m.seller.vat_id),
                                  ("Steuernr.", m.seller.tax_registration_id),
                                  ("Anschrift", _address(m.seller.address)),
-                                 ("Kontakt", m.seller.contact and ", ".join(
-                                     filter(None, (m.seller.contact.name, m.seller.contact.phone,
-                                                   m.seller.contact.email))))]),
+                                 ("Kontakt", _contact(m.seller.contact))]),
         _kv("Käufer (BG-7)", [("Name", m.buyer.name), ("USt-IdNr.", m.buyer.vat_id),
                               ("Anschrift", _address(m.buyer.address))]),
     )

@@ -46,7 +46,8 @@ def detect_xml(data: bytes, max_xml_bytes: int) -> tuple[Kind, etree._Element]:
 def map_xml(kind: Kind, root: etree._Element) -> tuple[str, Invoice]:
     """The syntax name and canonical model of an invoice root; ``InputError`` if unmappable."""
     if kind not in READERS:
-        raise UnsupportedDocument(f"XML root element {root.tag} is not an invoice of a known syntax")
+        raise UnsupportedDocument(
+            f"XML root element {root.tag} is not an invoice of a known syntax")
     syntax, reader = READERS[kind]
     try:
         return syntax, reader(root)
@@ -61,7 +62,8 @@ def _read_xml(data: bytes, max_xml_bytes: int, reading: Reading) -> Reading:
             reading.kind = kind
         reading.syntax, reading.invoice = map_xml(kind, root)
     except InputError as exc:
-        reading.error = f"embedded {reading.xml_filename}: {exc}" if reading.xml_filename else str(exc)
+        where = f"embedded {reading.xml_filename}: " if reading.xml_filename else ""
+        reading.error = f"{where}{exc}"
     return reading
 
 
