@@ -66,11 +66,12 @@ def main() -> None:
         ctx = open_context(settings)
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         start = time.perf_counter()
-        results = scan(ctx, inbox)
+        results = list(scan(ctx, inbox, settings.workers))
         elapsed = time.perf_counter() - start
         rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         ok = sum(r.ok for r in results)
-        table = Table(title=f"ingest from drop folder ({ctx.engine.dialect.name})")
+        table = Table(title=f"ingest from drop folder ({ctx.engine.dialect.name}, "
+                            f"{settings.workers} reader processes)")
         for col in ("invoices", "ok", "seconds", "invoices/s", "peak RSS MiB",
                     "RSS growth MiB"):
             table.add_column(col, justify="right")

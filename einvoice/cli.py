@@ -16,7 +16,8 @@ from rich.progress import Progress
 from einvoice.config import load_settings
 from einvoice.context import Context, open_context
 from einvoice.errors import EinvoiceError
-from einvoice.intake.folder import FileResult, ingest_file, iter_files, pending_files, scan_file
+from einvoice.intake.folder import FileResult, ingest_files, iter_files, pending_files
+from einvoice.intake.folder import scan as scan_inbox
 from einvoice.queries import ListFilter, get_case, list_invoices, summary
 from einvoice.views import case_view, invoice_table
 
@@ -81,15 +82,15 @@ def _report(results: list[FileResult], as_json: bool) -> None:
             err.print(f"[yellow]{r.path}[/yellow]: {r.problem}")
 
 
-def _run(paths: list[Path], step: Any, as_json: bool) -> None:
-    results: list[FileResult] = []
-    with Progress(console=err, transient=True, disable=as_json or len(paths) < 2) as bar:
-        task = bar.add_task("ingest", total=len(paths))
-        for path in paths:
-            results.append(step(path))
+def _run(results: Iterator[FileResult], total: int, as_json: bool) -> None:
+    done: list[FileResult] = []
+    with Progress(console=err, transient=True, disable=as_json or total < 2) as bar:
+        task = bar.add_task("ingest", total=total)
+        for res in results:
+            done.append(res)
             bar.advance(task)
-    _report(results, as_json)
-    if any(r.error for r in results):
+    _report(done, as_json)
+    if any(r.error for r in done):
         raise typer.Exit(1)
 
 
@@ -99,7 +100,7 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="files or folders", 
     """Ingest files (folders recursively); the files stay where they are."""
     with context(config) as ctx:
         files = [f for p in paths for f in iter_files(p)]
-        _run(files, lambda f: ingest_file(ctx, f, "cli"), as_json)
+        _run(ingest_files(ctx, files, "cli", ctx.settings.workers), len(files), as_json)
 
 
 @app.command()
@@ -107,7 +108,8 @@ def scan(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Process the drop folder; files move to processed/ or failed/ after the commit."""
     with context(config) as ctx:
         inbox = ctx.settings.inbox_dir
-        _run(pending_files(inbox), lambda f: scan_file(ctx, inbox, f), as_json)
+        total = len(pending_files(inbox))
+        _run(scan_inbox(ctx, inbox, ctx.settings.workers), total, as_json)
 
 
 def _parse_date(value: str | None) -> date | None:

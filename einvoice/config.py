@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     max_zip_members: int = Field(500, description="members per ZIP before it counts as a bomb")
     max_zip_total_bytes: int = Field(256 * MB, description="unpacked bytes per ZIP")
     max_zip_depth: int = Field(2, description="ZIPs inside ZIPs")
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1,
+                         description="processes reading documents during large ingests")
 
     @classmethod
     def settings_customise_sources(

@@ -14,22 +14,36 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Base64Bytes, BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
+
+
+def _term_extra(tid: str | dict[str, str]) -> JsonDict:
+    """``{"term": "BT-n"}``, or ``{"terms": {role: "BT-n"}}`` for a group in several roles."""
+    if isinstance(tid, str):
+        return {"term": tid}
+    roles: JsonDict = {**tid}
+    return {"terms": roles}
 
 
 def term(tid: str | dict[str, str], default: Any = None, **kwargs: Any) -> Any:
-    """A model field that carries its EN 16931 term id (or per-role ids) as metadata."""
-    key = "term" if isinstance(tid, str) else "terms"
+    """An optional model field that carries its EN 16931 term id (or per-role ids) as metadata."""
     if "default_factory" in kwargs:
-        return Field(json_schema_extra={key: tid}, **kwargs)
-    return Field(default, json_schema_extra={key: tid}, **kwargs)
+        return Field(json_schema_extra=_term_extra(tid), **kwargs)
+    return Field(default, json_schema_extra=_term_extra(tid), **kwargs)
+
+
+def required(tid: str) -> Any:
+    """A required model field with its term id, for ``Annotated[str, required("BT-n")]``: the
+    key term of a group that readers build only when the term is present."""
+    return Field(json_schema_extra=_term_extra(tid))
 
 
 def terms_list(tid: str) -> Any:
     """A repeatable group or term: a list field defaulting to empty."""
-    return Field(default_factory=list, json_schema_extra={"term": tid})
+    return Field(default_factory=list, json_schema_extra=_term_extra(tid))
 
 
 class Part(BaseModel):
@@ -48,7 +62,8 @@ class Identifier(Part):
 # ---------------------------------------------------------------- parties
 
 class Address(Part):
-    """Postal address: BG-5 (seller), BG-8 (buyer), BG-12 (tax representative), BG-15 (deliver to)."""
+    """Postal address: BG-5 (seller), BG-8 (buyer), BG-12 (tax representative), BG-15 (deliver
+    to)."""
 
     line1: str | None = term({"BG-5": "BT-35", "BG-8": "BT-50", "BG-12": "BT-64", "BG-15": "BT-75"})
     line2: str | None = term({"BG-5": "BT-36", "BG-8": "BT-51", "BG-12": "BT-65", "BG-15": "BT-76"})
@@ -136,7 +151,7 @@ class Delivery(Part):
 class CreditTransfer(Part):
     """BG-17 Credit transfer."""
 
-    account_id: str = term("BT-84")
+    account_id: Annotated[str, required("BT-84")]
     account_name: str | None = term("BT-85")
     service_provider_id: str | None = term("BT-86")
 
@@ -144,7 +159,7 @@ class CreditTransfer(Part):
 class PaymentCard(Part):
     """BG-18 Payment card information."""
 
-    primary_account_number: str = term("BT-87")
+    primary_account_number: Annotated[str, required("BT-87")]
     holder_name: str | None = term("BT-88")
 
 
@@ -168,7 +183,8 @@ class PaymentInstructions(Part):
 
 
 class SkontoTerm(Part):
-    """One XRechnung cash-discount line in BT-20: ``#SKONTO#TAGE=14#PROZENT=2.00#[BASISBETRAG=..#]``.
+    """One XRechnung cash-discount line in BT-20:
+    ``#SKONTO#TAGE=14#PROZENT=2.00#[BASISBETRAG=..#]``.
 
     Parsed because finance staff must pay within ``days`` to keep the discount.
     """
@@ -247,7 +263,7 @@ class VatBreakdown(Part):
 class Attachment(Part):
     """BT-125 Attached document: the binary object with its MIME code and file name."""
 
-    content: Base64Bytes = term("BT-125")
+    content: Annotated[Base64Bytes, required("BT-125")]
     mime_code: str | None = term("BT-125-1")
     filename: str | None = term("BT-125-2")
 
@@ -255,7 +271,7 @@ class Attachment(Part):
 class SupportingDocument(Part):
     """BG-24 Additional supporting document."""
 
-    reference: str = term("BT-122")
+    reference: Annotated[str, required("BT-122")]
     description: str | None = term("BT-123")
     external_uri: str | None = term("BT-124")
     attachment: Attachment | None = term("BT-125")
@@ -264,14 +280,14 @@ class SupportingDocument(Part):
 class Note(Part):
     """BG-1 Invoice note."""
 
-    text: str = term("BT-22")
+    text: Annotated[str, required("BT-22")]
     subject_code: str | None = term("BT-21")
 
 
 class PrecedingInvoice(Part):
     """BG-3 Preceding invoice reference."""
 
-    number: str = term("BT-25")
+    number: Annotated[str, required("BT-25")]
     issue_date: date | None = term("BT-26")
 
 
@@ -290,14 +306,14 @@ class Price(Part):
 class ItemAttribute(Part):
     """BG-32 Item attributes."""
 
-    name: str = term("BT-160")
-    value: str = term("BT-161")
+    name: Annotated[str, required("BT-160")]
+    value: Annotated[str, required("BT-161")]
 
 
 class Classification(Part):
     """BT-158 Item classification identifier with scheme (BT-158-1) and version (BT-158-2)."""
 
-    code: str = term("BT-158")
+    code: Annotated[str, required("BT-158")]
     scheme: str | None = term("BT-158-1")
     version: str | None = term("BT-158-2")
 
@@ -318,7 +334,7 @@ class Item(Part):
 class Line(Part):
     """BG-25 Invoice line."""
 
-    id: str = term("BT-126")
+    id: str | None = term("BT-126")  # mandatory in EN 16931, absent in ZUGFeRD 1.0 lines
     note: str | None = term("BT-127")
     object_id: Identifier | None = term("BT-128")
     quantity: Decimal | None = term("BT-129")

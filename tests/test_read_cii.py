@@ -205,6 +205,21 @@ def test_xrechnung_sub_lines_are_left_out(corpus: Path) -> None:
     assert [line.id for line in read_cii(root).lines] == ["1"]
 
 
+def test_a_comment_does_not_cut_a_value(corpus: Path) -> None:
+    root = root_of(corpus / COMPREHENSIVE)
+    ram = "{urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100}"
+    for el, head in ((root.findall(f".//{ram}DuePayableAmount")[0], "128"),
+                     (root.findall(f".//{ram}LineID")[0], "")):
+        text = el.text or ""
+        el.text = head
+        comment = etree.Comment(" split ")
+        comment.tail = text[len(head):]
+        el.append(comment)
+    invoice = read_cii(root)
+    assert str(invoice.totals.payable) == "12829.69"
+    assert invoice.lines[0].id == "1"
+
+
 def test_tax_point_date_code_is_translated_to_untdid_2005(corpus: Path) -> None:
     invoice = read(corpus / CIUS / "01.02_comprehensive_test_uncefact.xml")
     assert invoice.tax_point_date_code == "3"  # written as UNTDID 2475 code 5
@@ -243,7 +258,7 @@ def test_zugferd1_extended(corpus: Path) -> None:
     assert [ac.amount for ac in invoice.allowances_charges] == [
         Decimal("5.60"), Decimal("2.61"), Decimal("2.50"), Decimal("0.50")]
     assert invoice.allowances_charges[0].vat_rate == Decimal("19.00")
-    assert [x.id for x in invoice.lines] == [""] * 7  # ZUGFeRD 1.0 lines need no id
+    assert [x.id for x in invoice.lines] == [None] * 7  # ZUGFeRD 1.0 lines need no id
     sugar = invoice.lines[2]
     assert sugar.vat_rate == Decimal("7.00")
     assert str(sugar.price.discount) == "0.0500"  # two price allowances, 0.0300 + 0.0200

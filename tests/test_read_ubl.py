@@ -249,7 +249,7 @@ def test_incomplete_groups() -> None:
     invoice = read_ubl(root)
     assert invoice.supporting_documents == []
     assert [(ac.is_charge, ac.amount) for ac in invoice.allowances_charges] == [(True, None)]
-    assert [(line.id, line.net_amount) for line in invoice.lines] == [("", Decimal("5"))]
+    assert [(line.id, line.net_amount) for line in invoice.lines] == [(None, Decimal("5"))]
 
 
 def test_credit_note_due_date_comes_from_payment_means() -> None:

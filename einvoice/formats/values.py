@@ -23,9 +23,15 @@ def clean(text: str | None) -> str | None:
 
 
 def text_of(el: etree._Element | None) -> str | None:
-    """The stripped text of an element (None if absent or empty)."""
+    """The stripped text of an element (None if absent or empty).
+
+    Whole even where a comment or processing instruction splits it: ``.text`` stops there,
+    so an element with children is read as the concatenation of its text nodes.
+    """
     if el is None:
         return None
+    if len(el):
+        return clean(etree.tostring(el, method="text", encoding="unicode", with_tail=False))
     return clean(el.text)
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from lxml import etree
 
-from einvoice.formats.cii import Dialect, read_cross_industry
+from einvoice.formats.cii import read_cross_industry
+from einvoice.formats.cii_syntax import Dialect
 from einvoice.model import Invoice
 
 ZUGFERD1 = Dialect(

@@ -7,19 +7,29 @@ Files that are still being written (hidden, ``*.part``, ``*.tmp``) and symlinks 
 
 from __future__ import annotations
 
+import itertools
+import multiprocessing
 import os
+import threading
+import time
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from einvoice.context import Context
 from einvoice.errors import InputError
-from einvoice.pipeline import IngestResult, Submission, ingest
+from einvoice.formats.detect import Container, sniff
+from einvoice.formats.reader import Reading
+from einvoice.pipeline import IngestResult, Submission, ingest, read_submission
+from einvoice.store.archive import Archive
 from einvoice.store.types import utcnow
 
 PROCESSED = "processed"
 FAILED = "failed"
 PARTIAL_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload")
+PARALLEL_FROM = 16  # below this many files a process pool costs more than it saves
 
 
 def iter_files(root: Path, skip_dirs: frozenset[str] = frozenset()) -> Iterator[Path]:
@@ -56,17 +66,82 @@ class FileResult:
         return "\n".join(f"{o.filename or 'document'}: {o.error}" for o in outcomes if o.error)
 
 
-def ingest_file(ctx: Context, path: Path, channel: str) -> FileResult:
-    """Ingest one file; input errors (too large, unreadable) are reported, not raised."""
+@dataclass(frozen=True)
+class _Loaded:
+    """A file's bytes and, for non-ZIPs, its reading: what a worker hands back."""
+
+    data: bytes | None
+    error: str | None
+    reading: Reading | None
+
+
+def _load(path: Path, max_bytes: int, max_xml_bytes: int, archive: Archive) -> _Loaded:
+    """Read a file, archive it durably (ingest then finds it stored) and read the document."""
     try:
         size = path.stat().st_size
-        if size > ctx.settings.max_submission_bytes:
-            return FileResult(path, None, f"file of {size} bytes exceeds the limit of "
-                                          f"{ctx.settings.max_submission_bytes} bytes")
+        if size > max_bytes:
+            return _Loaded(None, f"file of {size} bytes exceeds the limit of {max_bytes} bytes",
+                           None)
         data = path.read_bytes()
-        return FileResult(path, ingest(ctx, Submission(data, channel, filename=path.name)), None)
-    except (InputError, OSError) as exc:
-        return FileResult(path, None, str(exc))
+        archive.put(data)
+    except OSError as exc:
+        return _Loaded(None, str(exc), None)
+    if sniff(data) is Container.ZIP:
+        return _Loaded(data, None, None)
+    return _Loaded(data, None, read_submission(data, max_xml_bytes))
+
+
+def _exit_with(pid: int) -> None:
+    """Worker start-up: end this worker when the ingesting process is gone (even by kill -9)."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(1)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _loaded(ctx: Context, paths: list[Path], workers: int) -> Iterator[tuple[Path, _Loaded]]:
+    """Files loaded and read in order; with several workers, reading runs ahead in other
+    processes (bounded, so memory stays flat) while this one writes to the database."""
+    limits = (ctx.settings.max_submission_bytes, ctx.settings.max_xml_bytes, ctx.archive)
+    if workers < 2 or len(paths) < PARALLEL_FROM:
+        for path in paths:
+            yield path, _load(path, *limits)
+        return
+    # forkserver, not fork: a forked worker would inherit this process's database connections,
+    # and after a kill -9 of this process keep them (and their locks) open.
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
+                               initializer=_exit_with, initargs=(os.getpid(),))
+    with pool:
+        ahead: deque[tuple[Path, Future[_Loaded]]] = deque()
+        todo = iter(paths)
+        for path in itertools.islice(todo, workers * 4):
+            ahead.append((path, pool.submit(_load, path, *limits)))
+        while ahead:
+            path, future = ahead.popleft()
+            for nxt in itertools.islice(todo, 1):
+                ahead.append((nxt, pool.submit(_load, nxt, *limits)))
+            yield path, future.result()
+
+
+def ingest_files(ctx: Context, paths: list[Path], channel: str,
+                 workers: int = 1) -> Iterator[FileResult]:
+    """Ingest files one by one (each committed before the next is reported); input errors
+    (too large, unreadable) are reported, not raised."""
+    for path, loaded in _loaded(ctx, paths, workers):
+        if loaded.data is None:
+            yield FileResult(path, None, loaded.error)
+            continue
+        try:
+            sub = Submission(loaded.data, channel, filename=path.name)
+            yield FileResult(path, ingest(ctx, sub, loaded.reading), None)
+        except InputError as exc:
+            yield FileResult(path, None, str(exc))
 
 
 def _move(path: Path, folder: Path, digest: str | None) -> Path:
@@ -85,17 +160,13 @@ def pending_files(inbox: Path) -> list[Path]:
     return list(iter_files(inbox, frozenset({PROCESSED, FAILED})))
 
 
-def scan_file(ctx: Context, inbox: Path, path: Path) -> FileResult:
-    """Ingest one inbox file, then move it; a note beside a failed file says why it failed."""
-    res = ingest_file(ctx, path, "folder")
-    digest = res.result.sha256 if res.result else None
-    res.moved_to = _move(path, inbox / (PROCESSED if res.ok else FAILED), digest)
-    if not res.ok:
-        res.moved_to.with_name(res.moved_to.name + ".error.txt").write_text(
-            res.problem + "\n", encoding="utf-8")
-    return res
-
-
-def scan(ctx: Context, inbox: Path) -> list[FileResult]:
-    """Process every file waiting in the inbox."""
-    return [scan_file(ctx, inbox, path) for path in pending_files(inbox)]
+def scan(ctx: Context, inbox: Path, workers: int = 1) -> Iterator[FileResult]:
+    """Process every file waiting in the inbox; each is moved once its documents are committed,
+    and a note beside a failed file says why it failed."""
+    for res in ingest_files(ctx, pending_files(inbox), "folder", workers):
+        digest = res.result.sha256 if res.result else None
+        res.moved_to = _move(res.path, inbox / (PROCESSED if res.ok else FAILED), digest)
+        if not res.ok:
+            res.moved_to.with_name(res.moved_to.name + ".error.txt").write_text(
+                res.problem + "\n", encoding="utf-8")
+        yield res

@@ -1,0 +1,238 @@
+"""Writing what the pipeline decided: one short transaction per document.
+
+Every write is unique by a SHA-256, so a re-run after a crash, or a second process ingesting the
+same bytes at the same time, finds the committed row instead of writing a second one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, bindparam, insert
+from sqlalchemy import select as sa_select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel, col, select
+
+from einvoice.formats.reader import Reading
+from einvoice.model import Invoice as InvoiceModel
+from einvoice.store import tables as t
+from einvoice.store.db import session_scope
+from einvoice.store.types import ExactDecimal, utcnow
+
+QUARANTINED = "quarantined"
+RECEIVED = "received"
+DUPLICATE = "duplicate"
+
+T = TypeVar("T")
+_INSERTS: dict[type[SQLModel], Any] = {}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one leaf document."""
+
+    document_id: int
+    invoice_id: int
+    kind: str
+    status: str
+    filename: str | None
+    error: str | None
+    new: bool
+
+
+@dataclass
+class SubmissionRef:
+    """The submission a document belongs to: inserted with its first document, in the same
+    transaction, so that a single-file submission costs one commit."""
+
+    digest: str
+    values: dict[str, Any]
+    id: int | None = field(default=None)
+    pending_id: int | None = field(default=None)
+
+    def resolve(self, s: Session) -> int:
+        if self.id is not None:
+            return self.id
+        found = s.connection().execute(_SUBMISSION_ID, {"sha": self.digest}).scalar()
+        if isinstance(found, int):
+            return found
+        return _insert(s, t.Submission, {"sha256": self.digest, **self.values})
+
+
+def _insert(s: Session, table: type[SQLModel], values: dict[str, Any]) -> int:
+    """Insert one row and return its id.
+
+    Core with one prepared statement per table, not the ORM: this is the intake hot path, and
+    building a statement per row costs more than the insert itself.
+    """
+    stmt = _INSERTS.get(table)
+    if stmt is None:
+        stmt = _INSERTS[table] = insert(table).returning(table.id)  # type: ignore[attr-defined]
+    new_id = s.connection().execute(stmt, values).scalar_one()
+    assert isinstance(new_id, int)
+    return new_id
+
+
+def _once(engine: Engine, write: Callable[[Session], T], find: Callable[[], T | None]) -> T:
+    """Run a unique write; when a concurrent writer committed the same row first, return that.
+    A conflict on the submission row (not ours to find) is simply retried once."""
+    for _attempt in range(2):
+        try:
+            with session_scope(engine) as s:
+                return write(s)
+        except IntegrityError:
+            found = find()
+            if found is not None:
+                return found
+    raise RuntimeError("unique write kept conflicting")  # pragma: no cover
+
+
+def submission_id(engine: Engine, ref: SubmissionRef) -> int:
+    """The committed id of the submission (for containers, which need it before any leaf)."""
+    if ref.id is None:
+        ref.id = _once(engine, ref.resolve, lambda: _find_submission(engine, ref.digest))
+    return ref.id
+
+
+_SUBMISSION_ID = select(t.Submission.id).where(t.Submission.sha256 == bindparam("sha"))
+
+
+def _find_submission(engine: Engine, digest: str) -> int | None:
+    with engine.connect() as conn:
+        found = conn.execute(_SUBMISSION_ID, {"sha": digest}).scalar()
+    return found if isinstance(found, int) else None
+
+
+def _find_document(engine: Engine, digest: str) -> int | None:
+    with Session(engine) as s:
+        return s.exec(select(t.Document.id).where(t.Document.sha256 == digest)).first()
+
+
+def container(engine: Engine, ref: SubmissionRef, parent_id: int | None, name: str | None,
+              size: int, digest: str, kind: str) -> int:
+    """The document row of a container (ZIP) whose members are documents of their own."""
+    found = _find_document(engine, digest)
+    if found is not None:
+        return found
+    sub_id = submission_id(engine, ref)
+
+    def write(s: Session) -> int:
+        row = t.Document(submission_id=sub_id, parent_id=parent_id, sha256=digest, size=size,
+                         filename=name, kind=kind)
+        s.add(row)
+        s.flush()
+        assert row.id is not None
+        return row.id
+
+    return _once(engine, write, lambda: _find_document(engine, digest))
+
+
+_KNOWN = (
+    sa_select(col(t.Document.id), col(t.Document.kind), col(t.Document.filename),
+              col(t.Invoice.id), col(t.Invoice.status), col(t.Invoice.error))
+    .join(t.Invoice, col(t.Invoice.document_id) == col(t.Document.id))
+    .where(t.Document.sha256 == bindparam("sha"))
+)
+
+
+def known_outcome(engine: Engine, digest: str, name: str | None) -> Outcome | None:
+    """The outcome of a leaf document already committed, if any."""
+    with engine.connect() as conn:
+        row = conn.execute(_KNOWN, {"sha": digest}).first()
+    if row is None:
+        return None
+    doc_id, kind, filename, inv_id, status, error = row
+    return Outcome(doc_id, inv_id, kind, status, name or filename, error, False)
+
+
+def leaf(engine: Engine, ref: SubmissionRef, parent_id: int | None, name: str | None,
+         size: int, digest: str, reading: Reading, xml_sha: str | None) -> Outcome:
+    """Document, invoice case and lines of one leaf document, in one transaction."""
+
+    def write(s: Session) -> Outcome:
+        ref.pending_id = ref.resolve(s)
+        doc_id = _insert(s, t.Document, {
+            "submission_id": ref.pending_id, "parent_id": parent_id, "sha256": digest,
+            "size": size, "filename": name, "kind": reading.kind.value, "syntax": reading.syntax,
+            "xml_sha256": xml_sha, "xml_filename": reading.xml_filename, "error": reading.error,
+            "created_at": utcnow()})
+        case = _case(s, doc_id, reading)
+        inv_id = _insert(s, t.Invoice, case)
+        if reading.invoice is not None and reading.invoice.lines:
+            s.connection().execute(insert(t.InvoiceLine), _lines(inv_id, reading.invoice))
+        return Outcome(doc_id, inv_id, reading.kind.value, case["status"], name, case["error"],
+                       True)
+
+    outcome = _once(engine, write, lambda: known_outcome(engine, digest, name))
+    ref.id = ref.id or ref.pending_id or _find_submission(engine, ref.digest)
+    return outcome
+
+
+def _seller_key(model: InvoiceModel) -> str | None:
+    """Who the seller is for duplicate detection: VAT id if given, else the normalised name."""
+    if model.seller.vat_id:
+        return model.seller.vat_id.replace(" ", "").upper()
+    if model.seller.name:
+        return " ".join(model.seller.name.split()).casefold()
+    return None
+
+
+def _case(s: Session, document_id: int, reading: Reading) -> dict[str, Any]:
+    """The invoice row of a leaf document: quarantined, received, or a duplicate."""
+    now = utcnow()
+    model = reading.invoice
+    if model is None:
+        return {"document_id": document_id, "status": QUARANTINED, "error": reading.error,
+                "received_at": now, "updated_at": now}
+    case: dict[str, Any] = {
+        "document_id": document_id, "status": RECEIVED, "number": model.number,
+        "type_code": model.type_code, "issue_date": model.issue_date,
+        "due_date": model.due_date, "currency": model.currency, "seller_name": model.seller.name,
+        "seller_vat_id": model.seller.vat_id, "seller_key": _seller_key(model),
+        "buyer_name": model.buyer.name, "buyer_reference": model.buyer_reference,
+        "specification_id": model.specification_id, "net_total": model.totals.without_vat,
+        "gross_total": model.totals.with_vat, "payable": model.totals.payable,
+        "model_json": model.model_dump_json(exclude_none=True), "error": None,
+        "received_at": now, "updated_at": now,
+    }
+    case["duplicate_of"] = _original_of(s, case)
+    if case["duplicate_of"] is not None:
+        case["status"] = DUPLICATE
+    return case
+
+
+def _original_of(s: Session, case: dict[str, Any]) -> int | None:
+    """The first invoice with the same seller, number, type and gross total, if any."""
+    if case["seller_key"] is None or case["number"] is None:
+        return None
+    keys = {k: case[k] for k in ("seller_key", "number", "type_code", "gross_total")}
+    stmt = _ORIGINAL_NO_TYPE if keys["type_code"] is None else _ORIGINAL
+    if keys["gross_total"] is None:
+        return None
+    found = s.connection().execute(stmt, keys).scalar()
+    return found if isinstance(found, int) else None
+
+
+_ORIGINAL_BASE = (
+    select(t.Invoice.id)
+    .where(t.Invoice.seller_key == bindparam("seller_key"),
+           t.Invoice.number == bindparam("number"),
+           t.Invoice.gross_total == bindparam("gross_total", type_=ExactDecimal()),
+           col(t.Invoice.status) != QUARANTINED, col(t.Invoice.duplicate_of).is_(None))
+    .order_by(col(t.Invoice.id))
+    .limit(1)
+)
+_ORIGINAL = _ORIGINAL_BASE.where(t.Invoice.type_code == bindparam("type_code"))
+_ORIGINAL_NO_TYPE = _ORIGINAL_BASE.where(col(t.Invoice.type_code).is_(None))
+
+
+def _lines(invoice_id: int, model: InvoiceModel) -> list[dict[str, Any]]:
+    return [
+        {"invoice_id": invoice_id, "position": pos, "line_id": line.id or "",
+         "item_name": line.item.name, "quantity": line.quantity, "unit_code": line.unit_code,
+         "net_amount": line.net_amount, "vat_category": line.vat_category,
+         "vat_rate": line.vat_rate, "accounting_reference": line.accounting_reference}
+        for pos, line in enumerate(model.lines, start=1)
+    ]
