@@ -133,7 +133,7 @@ _KNOWN = (
     sa_select(col(t.Document.id), col(t.Document.kind), col(t.Document.filename),
               col(t.Invoice.id), col(t.Invoice.status), col(t.Invoice.error))
     .join(t.Invoice, col(t.Invoice.document_id) == col(t.Document.id))
-    .where(t.Document.sha256 == bindparam("sha"))
+    .where(col(t.Document.sha256) == bindparam("sha"))
 )
 
 
@@ -144,6 +144,7 @@ def known_outcome(engine: Engine, digest: str, name: str | None) -> Outcome | No
     if row is None:
         return None
     doc_id, kind, filename, inv_id, status, error = row
+    assert doc_id is not None and inv_id is not None
     return Outcome(doc_id, inv_id, kind, status, name or filename, error, False)
 
 
