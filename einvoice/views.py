@@ -140,7 +140,8 @@ def _lines(m: Invoice) -> Table:
                              ("Netto", "right")):
         table.add_column(heading, justify=justify)  # type: ignore[arg-type]
     for line in m.lines:
-        table.add_row(line.id, line.item.name or "", number(line.quantity), line.unit_code or "",
+        table.add_row(line.id or "", line.item.name or "", number(line.quantity),
+                      line.unit_code or "",
                       money(line.price.net, m.currency),
                       f"{line.vat_category or ''} {number(line.vat_rate)} %",
                       money(line.net_amount, m.currency))

@@ -117,7 +117,7 @@ def _invoice(root: Node, doc: _DocumentType) -> model.Invoice:
         invoicing_period=period(invoice_period),
         payment=payment(root, sepa_creditor_id(payee_party) or sepa_creditor_id(seller_party)),
         allowances_charges=allowances_charges(root),
-        totals=_totals(root, document_tax, accounting_tax),
+        totals=_totals(find(root, "cac:LegalMonetaryTotal"), document_tax, accounting_tax),
         vat_breakdown=[_vat_breakdown(s) for s in find_all(document_tax, "cac:TaxSubtotal")],
         supporting_documents=refs.documents,
         lines=lines(root, doc.line, doc.quantity),
@@ -186,8 +186,9 @@ def _tax_totals(root: Node, currency: str | None,
     return document, accounting
 
 
-def _totals(root: Node, document_tax: Node | None, accounting_tax: Node | None) -> model.Totals:
-    monetary = find(root, "cac:LegalMonetaryTotal")
+def _totals(monetary: Node | None, document_tax: Node | None,
+            accounting_tax: Node | None) -> model.Totals:
+    """BG-22 from the LegalMonetaryTotal, and BT-110 / BT-111 from the TaxTotals."""
     return model.Totals(
         line_net=decimal(monetary, "cbc:LineExtensionAmount"),
         allowances=decimal(monetary, "cbc:AllowanceTotalAmount"),
@@ -203,12 +204,11 @@ def _totals(root: Node, document_tax: Node | None, accounting_tax: Node | None) 
 
 
 def _vat_breakdown(subtotal: Node) -> model.VatBreakdown:
-    category = find(subtotal, "cac:TaxCategory")
     return model.VatBreakdown(
         taxable_amount=decimal(subtotal, "cbc:TaxableAmount"),
         tax_amount=decimal(subtotal, "cbc:TaxAmount"),
-        category=text(category, "cbc:ID"),
-        rate=decimal(category, "cbc:Percent"),
-        exemption_reason=text(category, "cbc:TaxExemptionReason"),
-        exemption_reason_code=text(category, "cbc:TaxExemptionReasonCode"),
+        category=text(subtotal, "cac:TaxCategory/cbc:ID"),
+        rate=decimal(subtotal, "cac:TaxCategory/cbc:Percent"),
+        exemption_reason=text(subtotal, "cac:TaxCategory/cbc:TaxExemptionReason"),
+        exemption_reason_code=text(subtotal, "cac:TaxCategory/cbc:TaxExemptionReasonCode"),
     )
