@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -19,6 +20,9 @@ from einvoice.errors import EinvoiceError
 from einvoice.intake.folder import FileResult, ingest_files, iter_files, pending_files
 from einvoice.intake.folder import scan as scan_inbox
 from einvoice.queries import ListFilter, get_case, list_invoices, summary
+from einvoice.validation.engine import validator_for
+from einvoice.validation.findings import Report, Verdict
+from einvoice.validation.report import report_html, report_json, report_json_text, report_text
 from einvoice.views import case_view, invoice_table
 
 app = typer.Typer(help="Intake of electronic invoices (XRechnung, ZUGFeRD / Factur-X).",
@@ -53,6 +57,63 @@ def context(config: Path | None) -> Iterator[Context]:
 
 def emit_json(data: Any) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+class ReportFormat(StrEnum):
+    text = "text"
+    json = "json"
+    html = "html"
+
+
+def _write_reports(reports: list[Report], fmt: ReportFormat, output: Path | None) -> None:
+    if fmt is ReportFormat.json and output is None:
+        emit_json([report_json(r) for r in reports])
+        return
+    render: Callable[[Report], str] = {
+        ReportFormat.text: report_text, ReportFormat.html: report_html,
+        ReportFormat.json: report_json_text}[fmt]
+    if output is None:
+        if fmt is ReportFormat.html and len(reports) > 1:
+            fail("--format html with several files needs --output DIR")
+        typer.echo("\n".join(render(r) for r in reports))
+        return
+    output.mkdir(parents=True, exist_ok=True)
+    for r in reports:
+        suffix = "txt" if fmt is ReportFormat.text else fmt.value
+        target = output / f"{Path(r.source).name}.report.{suffix}"
+        target.write_text(render(r) + "\n", encoding="utf-8")
+        console.print(f"{r.verdict.value:<9} {r.source} → {target}")
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="XML or PDF files")],
+    fmt: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.text,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="write one report "
+                                                "per file into DIR")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Validate files like the KoSIT validator, without a database.
+
+    Exit code 0: all accepted; 1: any rejected; 2: a processing error.
+    """
+    try:
+        settings = load_settings(config)
+        validator = validator_for(settings)
+    except EinvoiceError as exc:
+        fail(str(exc))
+    reports = []
+    for path in files:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            reports.append(Report(str(path), Verdict.UNDEFINED, None, error=str(exc)))
+            continue
+        reports.append(validator.validate_bytes(data, str(path), settings.max_xml_bytes))
+    _write_reports(reports, fmt, output)
+    verdicts = {r.verdict for r in reports}
+    raise typer.Exit(2 if Verdict.UNDEFINED in verdicts else 1 if Verdict.REJECT in verdicts
+                     else 0)
 
 
 @app.command()

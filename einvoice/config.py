@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     max_zip_members: int = Field(500, description="members per ZIP before it counts as a bomb")
     max_zip_total_bytes: int = Field(256 * MB, description="unpacked bytes per ZIP")
     max_zip_depth: int = Field(2, description="ZIPs inside ZIPs")
+    leitweg_routes: dict[str, str] = Field(
+        default_factory=dict,
+        description="accepted Leitweg-IDs or prefixes -> receiving office; empty: no check")
+    scenarios_file: Path | None = Field(None, description="validation scenarios (TOML); "
+                                        "default: the built-in schemas/scenarios.toml")
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1,
                          description="processes reading documents during large ingests")
 

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from einvoice.config import Settings
 from einvoice.context import Context
 from einvoice.errors import InputError, TooLarge
 from einvoice.formats.detect import Container, Kind, sniff
@@ -22,6 +23,8 @@ from einvoice.store import records
 from einvoice.store.archive import sha256_hex
 from einvoice.store.records import QUARANTINED, Outcome, SubmissionRef
 from einvoice.store.types import utcnow
+from einvoice.validation.engine import validator_for
+from einvoice.validation.findings import Report
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +56,28 @@ class IngestResult:
         return bool(self.outcomes) and all(o.status != QUARANTINED for o in self.outcomes)
 
 
-def ingest(ctx: Context, sub: Submission, reading: Reading | None = None) -> IngestResult:
+@dataclass(frozen=True)
+class Examined:
+    """A document read and, when it is an invoice, validated: the CPU-heavy part of ingest,
+    which a worker process may do ahead of time."""
+
+    reading: Reading
+    report: Report | None
+
+
+def examine(data: bytes, settings: Settings, name: str | None = None) -> Examined:
+    """Read one non-ZIP document and validate it (no database, so any process can do it)."""
+    reading = _read(data, settings.max_xml_bytes)
+    if reading.invoice is None:
+        return Examined(reading, None)
+    validator = validator_for(settings)
+    return Examined(reading, validator.validate(reading, name or "", settings.max_xml_bytes))
+
+
+def ingest(ctx: Context, sub: Submission, examined: Examined | None = None) -> IngestResult:
     """Store and process one submission; idempotent for the same bytes.
 
-    ``reading`` is ``read_submission(sub.data)`` when a worker process has already done it.
+    ``examined`` is ``examine(sub.data)`` when a worker process has already done it.
     """
     limit = ctx.settings.max_submission_bytes
     if len(sub.data) > limit:
@@ -67,13 +88,13 @@ def ingest(ctx: Context, sub: Submission, reading: Reading | None = None) -> Ing
         "sender": sub.sender, "subject": sub.subject, "message_id": sub.message_id,
         "received_at": sub.received_at})
     outcomes: list[Outcome] = []
-    _process(ctx, ref, None, sub.filename, sub.data, digest, 0, outcomes, reading)
+    _process(ctx, ref, None, sub.filename, sub.data, digest, 0, outcomes, examined)
     return IngestResult(records.submission_id(ctx.engine, ref), digest, outcomes)
 
 
 def _process(ctx: Context, ref: SubmissionRef, parent_id: int | None, name: str | None,
              data: bytes, digest: str, depth: int, outcomes: list[Outcome],
-             reading: Reading | None = None) -> None:
+             examined: Examined | None = None) -> None:
     """Persist one document; ZIPs recurse into their members (each idempotent on its own)."""
     if sniff(data) is Container.ZIP:
         members_or_error = _unpack(ctx, data, depth)
@@ -86,19 +107,20 @@ def _process(ctx: Context, ref: SubmissionRef, parent_id: int | None, name: str 
                 _process(ctx, ref, container_id, member.name, member.data,
                          sha256_hex(member.data), depth + 1, outcomes)
             return
-        reading = Reading(Kind.ZIP, error=members_or_error)
+        examined = Examined(Reading(Kind.ZIP, error=members_or_error), None)
     known = records.known_outcome(ctx.engine, digest, name)
     if known is not None:
         outcomes.append(known)
         return
     if depth:
         ctx.archive.put(data)
-    reading = reading or read_submission(data, ctx.settings.max_xml_bytes)
+    examined = examined or examine(data, ctx.settings, name)
+    reading = examined.reading
     xml_sha = None
     if reading.xml is not None:
         xml_sha = digest if reading.xml is data else ctx.archive.put(reading.xml)
     outcomes.append(records.leaf(ctx.engine, ref, parent_id, name, len(data), digest, reading,
-                                 xml_sha))
+                                 examined.report, xml_sha))
 
 
 def _unpack(ctx: Context, data: bytes, depth: int) -> list[Member] | str:
@@ -113,11 +135,8 @@ def _unpack(ctx: Context, data: bytes, depth: int) -> list[Member] | str:
     return members or "ZIP archive contains no files"
 
 
-def read_submission(data: bytes, max_xml_bytes: int) -> Reading:
-    """Read one non-ZIP document without touching the database, so a worker process can do it.
-
-    A bug in a reader quarantines the document instead of stopping intake.
-    """
+def _read(data: bytes, max_xml_bytes: int) -> Reading:
+    """A bug in a reader quarantines the document instead of stopping intake."""
     if not data:
         return Reading(Kind.NOT_AN_INVOICE, error="empty document")
     try:

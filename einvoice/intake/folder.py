@@ -18,11 +18,11 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from einvoice.config import Settings
 from einvoice.context import Context
 from einvoice.errors import InputError
 from einvoice.formats.detect import Container, sniff
-from einvoice.formats.reader import Reading
-from einvoice.pipeline import IngestResult, Submission, ingest, read_submission
+from einvoice.pipeline import Examined, IngestResult, Submission, examine, ingest
 from einvoice.store.archive import Archive
 from einvoice.store.types import utcnow
 
@@ -68,27 +68,27 @@ class FileResult:
 
 @dataclass(frozen=True)
 class _Loaded:
-    """A file's bytes and, for non-ZIPs, its reading: what a worker hands back."""
+    """A file's bytes and, for non-ZIPs, its reading and validation: what a worker hands back."""
 
     data: bytes | None
     error: str | None
-    reading: Reading | None
+    examined: Examined | None
 
 
-def _load(path: Path, max_bytes: int, max_xml_bytes: int, archive: Archive) -> _Loaded:
+def _load(path: Path, settings: Settings, archive: Archive) -> _Loaded:
     """Read a file, archive it durably (ingest then finds it stored) and read the document."""
     try:
         size = path.stat().st_size
-        if size > max_bytes:
-            return _Loaded(None, f"file of {size} bytes exceeds the limit of {max_bytes} bytes",
-                           None)
+        limit = settings.max_submission_bytes
+        if size > limit:
+            return _Loaded(None, f"file of {size} bytes exceeds the limit of {limit} bytes", None)
         data = path.read_bytes()
         archive.put(data)
     except OSError as exc:
         return _Loaded(None, str(exc), None)
     if sniff(data) is Container.ZIP:
         return _Loaded(data, None, None)
-    return _Loaded(data, None, read_submission(data, max_xml_bytes))
+    return _Loaded(data, None, examine(data, settings, path.name))
 
 
 def _exit_with(pid: int) -> None:
@@ -108,7 +108,7 @@ def _exit_with(pid: int) -> None:
 def _loaded(ctx: Context, paths: list[Path], workers: int) -> Iterator[tuple[Path, _Loaded]]:
     """Files loaded and read in order; with several workers, reading runs ahead in other
     processes (bounded, so memory stays flat) while this one writes to the database."""
-    limits = (ctx.settings.max_submission_bytes, ctx.settings.max_xml_bytes, ctx.archive)
+    limits = (ctx.settings, ctx.archive)
     if workers < 2 or len(paths) < PARALLEL_FROM:
         for path in paths:
             yield path, _load(path, *limits)
@@ -139,7 +139,7 @@ def ingest_files(ctx: Context, paths: list[Path], channel: str,
             continue
         try:
             sub = Submission(loaded.data, channel, filename=path.name)
-            yield FileResult(path, ingest(ctx, sub, loaded.reading), None)
+            yield FileResult(path, ingest(ctx, sub, loaded.examined), None)
         except InputError as exc:
             yield FileResult(path, None, str(exc))
 

@@ -20,9 +20,12 @@ from einvoice.model import Invoice as InvoiceModel
 from einvoice.store import tables as t
 from einvoice.store.db import session_scope
 from einvoice.store.types import ExactDecimal, utcnow
+from einvoice.validation.findings import Report, Verdict
 
 QUARANTINED = "quarantined"
 RECEIVED = "received"
+PENDING = "pending"
+INVALID = "invalid"
 DUPLICATE = "duplicate"
 
 T = TypeVar("T")
@@ -149,8 +152,9 @@ def known_outcome(engine: Engine, digest: str, name: str | None) -> Outcome | No
 
 
 def leaf(engine: Engine, ref: SubmissionRef, parent_id: int | None, name: str | None,
-         size: int, digest: str, reading: Reading, xml_sha: str | None) -> Outcome:
-    """Document, invoice case and lines of one leaf document, in one transaction."""
+         size: int, digest: str, reading: Reading, report: Report | None,
+         xml_sha: str | None) -> Outcome:
+    """Document, invoice case, lines and findings of one leaf document, in one transaction."""
 
     def write(s: Session) -> Outcome:
         ref.pending_id = ref.resolve(s)
@@ -159,10 +163,12 @@ def leaf(engine: Engine, ref: SubmissionRef, parent_id: int | None, name: str | 
             "size": size, "filename": name, "kind": reading.kind.value, "syntax": reading.syntax,
             "xml_sha256": xml_sha, "xml_filename": reading.xml_filename, "error": reading.error,
             "created_at": utcnow()})
-        case = _case(s, doc_id, reading)
+        case = _case(s, doc_id, reading, report)
         inv_id = _insert(s, t.Invoice, case)
         if reading.invoice is not None and reading.invoice.lines:
             s.connection().execute(insert(t.InvoiceLine), _lines(inv_id, reading.invoice))
+        if report is not None and report.findings:
+            s.connection().execute(insert(t.Finding), _findings(inv_id, report))
         return Outcome(doc_id, inv_id, reading.kind.value, case["status"], name, case["error"],
                        True)
 
@@ -180,22 +186,34 @@ def _seller_key(model: InvoiceModel) -> str | None:
     return None
 
 
-def _case(s: Session, document_id: int, reading: Reading) -> dict[str, Any]:
-    """The invoice row of a leaf document: quarantined, received, or a duplicate."""
+def _status(report: Report | None) -> str:
+    """accept → pending (awaiting approval), reject → invalid; no verdict (the validation
+    engine failed) leaves it received, to be validated again."""
+    if report is None or report.verdict is Verdict.UNDEFINED:
+        return RECEIVED
+    return PENDING if report.verdict is Verdict.ACCEPT else INVALID
+
+
+def _case(s: Session, document_id: int, reading: Reading,
+          report: Report | None) -> dict[str, Any]:
+    """The invoice row of a leaf document: quarantined, pending/invalid, or a duplicate."""
     now = utcnow()
     model = reading.invoice
     if model is None:
         return {"document_id": document_id, "status": QUARANTINED, "error": reading.error,
                 "received_at": now, "updated_at": now}
     case: dict[str, Any] = {
-        "document_id": document_id, "status": RECEIVED, "number": model.number,
+        "document_id": document_id, "status": _status(report), "number": model.number,
         "type_code": model.type_code, "issue_date": model.issue_date,
         "due_date": model.due_date, "currency": model.currency, "seller_name": model.seller.name,
         "seller_vat_id": model.seller.vat_id, "seller_key": _seller_key(model),
         "buyer_name": model.buyer.name, "buyer_reference": model.buyer_reference,
         "specification_id": model.specification_id, "net_total": model.totals.without_vat,
         "gross_total": model.totals.with_vat, "payable": model.totals.payable,
-        "model_json": model.model_dump_json(exclude_none=True), "error": None,
+        "model_json": model.model_dump_json(exclude_none=True),
+        "error": report.error if report else None,
+        "verdict": report.verdict.value if report else None,
+        "scenario": report.scenario if report else None,
         "received_at": now, "updated_at": now,
     }
     case["duplicate_of"] = _original_of(s, case)
@@ -227,6 +245,15 @@ _ORIGINAL_BASE = (
 )
 _ORIGINAL = _ORIGINAL_BASE.where(t.Invoice.type_code == bindparam("type_code"))
 _ORIGINAL_NO_TYPE = _ORIGINAL_BASE.where(col(t.Invoice.type_code).is_(None))
+
+
+def _findings(invoice_id: int, report: Report) -> list[dict[str, Any]]:
+    return [
+        {"invoice_id": invoice_id, "rule_id": f.rule_id, "flag": f.flag.value,
+         "level": f.effective.value, "term": f.term, "location": f.location, "line": f.line,
+         "pack": f.pack, "message": f.message}
+        for f in report.findings
+    ]
 
 
 def _lines(invoice_id: int, model: InvoiceModel) -> list[dict[str, Any]]:

@@ -77,6 +77,8 @@ class Invoice(SQLModel, table=True):
     payable: Decimal | None = Field(default=None, sa_type=ExactDecimal)
     model_json: str | None = Field(default=None, sa_column=Column(Text))
     error: str | None = Field(default=None, sa_column=Column(Text))
+    verdict: str | None = Field(default=None, max_length=16)
+    scenario: str | None = Field(default=None, max_length=128)
     received_at: datetime = Field(sa_type=AwareDateTime, default_factory=utcnow)
     updated_at: datetime = Field(sa_type=AwareDateTime, default_factory=utcnow)
 
@@ -105,9 +107,12 @@ class Finding(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     invoice_id: int = Field(foreign_key="invoice.id", index=True)
     rule_id: str = Field(max_length=64)
-    severity: str = Field(max_length=16)
+    flag: str = Field(max_length=16)
+    level: str = Field(max_length=16)
     term: str | None = Field(default=None, max_length=32)
     location: str | None = Field(default=None, sa_column=Column(Text))
+    line: int | None = None
+    pack: str | None = Field(default=None, max_length=64)
     message: str = Field(sa_column=Column(Text, nullable=False))
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 05:59:59.747146
+Create Date: 2026-11-25 06:45:33.478387
 """
 
 import sqlalchemy as sa
@@ -75,6 +75,8 @@ def upgrade() -> None:
     sa.Column('payable', einvoice.store.types.ExactDecimal(), nullable=True),
     sa.Column('model_json', sa.Text(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('verdict', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+    sa.Column('scenario', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
     sa.Column('received_at', einvoice.store.types.AwareDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', einvoice.store.types.AwareDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['document_id'], ['document.id'], ),
@@ -108,9 +110,12 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('invoice_id', sa.Integer(), nullable=False),
     sa.Column('rule_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('severity', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('flag', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('level', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('term', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('location', sa.Text(), nullable=True),
+    sa.Column('line', sa.Integer(), nullable=True),
+    sa.Column('pack', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('message', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['invoice_id'], ['invoice.id'], ),
     sa.PrimaryKeyConstraint('id')

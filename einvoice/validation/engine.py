@@ -1,0 +1,122 @@
+"""The validation steps, in the order the KoSIT validator runs them: parse → identify →
+pick scenario → schema → rule packs → effective levels → verdict.
+
+An engine failure (a stylesheet that cannot run) gives ``undefined``, never ``accept``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+from einvoice.config import Settings
+from einvoice.errors import InputError
+from einvoice.formats.detect import Kind, xml_kind
+from einvoice.formats.reader import Reading, read_document
+from einvoice.formats.xmlsafe import parse_xml
+from einvoice.validation.document import Doc
+from einvoice.validation.findings import Finding, Flag, Level, Report, Verdict
+from einvoice.validation.leitweg import LeitwegPack
+from einvoice.validation.packs import Registry
+from einvoice.validation.scenarios import Scenario, load_scenarios, pick
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_TYPE = "EINVOICE-UNKNOWN"
+NO_SCENARIO = "EINVOICE-SCENARIO"
+XML_KINDS = {Kind.UBL_INVOICE, Kind.UBL_CREDITNOTE, Kind.CII, Kind.ZUGFERD1}
+SPEC_PATHS = (
+    "{urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2}CustomizationID",
+    "{urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100}ExchangedDocumentContext/"
+    "{urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100}"
+    "GuidelineSpecifiedDocumentContextParameter/"
+    "{urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100}ID",
+)
+
+
+def _reject(source: str, reading: Reading, message: str) -> Report:
+    finding = Finding(UNKNOWN_TYPE, Flag.FATAL, message, pack="scenario")
+    return Report(source, Verdict.REJECT, None, [finding], kind=reading.kind.value)
+
+
+def verdict(findings: Iterable[Finding]) -> Verdict:
+    return (Verdict.REJECT if any(f.effective is Level.ERROR for f in findings)
+            else Verdict.ACCEPT)
+
+
+class Validator:
+    """Scenarios and rule packs, loaded once per process and reused for every document."""
+
+    def __init__(self, scenarios: list[Scenario] | None = None,
+                 leitweg_routes: dict[str, str] | None = None) -> None:
+        self.scenarios = scenarios if scenarios is not None else load_scenarios()
+        self.registry = Registry()
+        if leitweg_routes:
+            self.registry.register("leitweg", lambda: LeitwegPack(leitweg_routes))
+
+    def validate_bytes(self, data: bytes, source: str, max_xml_bytes: int) -> Report:
+        """Validate a file as given (XML or PDF with embedded XML), like the KoSIT CLI."""
+        return self.validate(read_document(data, max_xml_bytes), source, max_xml_bytes)
+
+    def validate(self, reading: Reading, source: str, max_xml_bytes: int) -> Report:
+        """Validate what the reader found; the reading's canonical model is reused."""
+        if reading.xml is None or reading.kind not in XML_KINDS | {Kind.FACTURX_PDF}:
+            return _reject(source, reading, "Unbekannter Dokumenttyp / unknown document type"
+                           + (f": {reading.error}" if reading.error else ""))
+        try:
+            root = parse_xml(reading.xml, max_xml_bytes).getroot()
+        except InputError as exc:
+            return _reject(source, reading, f"Unbekannter Dokumenttyp / unknown document type: "
+                                            f"{exc}")
+        doc = Doc(reading.xml, root, xml_kind(root), reading.syntax or "", reading.invoice)
+        spec = doc.specification_id or _spec_from_xml(doc)
+        scenario = pick(self.scenarios, doc.kind.value, spec)
+        if scenario is None:
+            return _reject(source, reading, "Unbekannter Dokumenttyp: kein Prüfszenario für "
+                                            f"{doc.kind.value} / unknown document type: no "
+                                            f"scenario for {doc.kind.value} ({spec})")
+        report = Report(source, Verdict.UNDEFINED, scenario.name, kind=reading.kind.value,
+                        specification_id=spec)
+        try:
+            report.findings = self._run(scenario, doc)
+        except Exception as exc:  # an engine failure must not look like "valid"
+            log.exception("validation engine failed on %s", source)
+            report.error = f"{type(exc).__name__}: {exc}"
+            return report
+        report.verdict = verdict(report.findings)
+        return report
+
+    def _run(self, scenario: Scenario, doc: Doc) -> list[Finding]:
+        schema = scenario.schema_for(doc.kind.value)
+        names = ([schema] if schema else []) + list(scenario.packs)
+        findings: list[Finding] = []
+        for name in names:
+            findings += self.registry.get(name).validate(doc)
+        if scenario.notice:
+            findings.append(Finding(NO_SCENARIO, Flag.WARNING, scenario.notice, term="BT-24",
+                                    pack="scenario"))
+        return [f.at_level(scenario.levels[f.rule_id]) if f.rule_id in scenario.levels else f
+                for f in findings]
+
+
+@functools.cache
+def _cached_validator(scenarios_file: Path | None,
+                      routes: tuple[tuple[str, str], ...]) -> Validator:
+    scenarios = load_scenarios(scenarios_file) if scenarios_file else None
+    return Validator(scenarios, dict(routes))
+
+
+def validator_for(settings: Settings) -> Validator:
+    """The validator of these settings, built once per process (compiled rules are reused)."""
+    return _cached_validator(settings.scenarios_file,
+                             tuple(sorted(settings.leitweg_routes.items())))
+
+
+def _spec_from_xml(doc: Doc) -> str | None:
+    for path in SPEC_PATHS:
+        text = doc.root.findtext(path)
+        if text:
+            return text.strip()
+    return None

@@ -1,0 +1,50 @@
+"""Reports as JSON (for scripts), plain text (for the terminal) and a readable HTML page (for
+suppliers and clerks). The JSON shape is a promise to scripts: keep it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from einvoice.validation.findings import Finding, Report
+
+VERDICT_DE = {"accept": "angenommen", "reject": "abgelehnt", "undefined": "nicht bestimmt"}
+
+_env = Environment(loader=PackageLoader("einvoice", "templates"),
+                   autoescape=select_autoescape(["html"]))
+
+
+def finding_json(f: Finding) -> dict[str, Any]:
+    return {"rule_id": f.rule_id, "flag": f.flag.value, "level": f.effective.value,
+            "term": f.term, "location": f.location, "line": f.line, "message": f.message}
+
+
+def report_json(r: Report) -> dict[str, Any]:
+    return {"path": r.source, "verdict": r.verdict.value, "scenario": r.scenario,
+            "kind": r.kind, "specification_id": r.specification_id, "error": r.error,
+            "findings": [finding_json(f) for f in r.findings]}
+
+
+def report_json_text(r: Report) -> str:
+    return json.dumps(report_json(r), ensure_ascii=False, indent=2)
+
+
+def report_text(r: Report) -> str:
+    lines = [f"{r.source}: {r.verdict.value.upper()} ({VERDICT_DE[r.verdict.value]})",
+             f"  scenario: {r.scenario or '-'}"]
+    if r.error:
+        lines.append(f"  error: {r.error}")
+    for f in r.findings:
+        where = f.location or ""
+        if f.line:
+            where += f" (line {f.line})"
+        term = f" [{f.term}]" if f.term else ""
+        lines.append(f"  {f.effective.value:<11} {f.rule_id}{term} {where}".rstrip())
+        lines.append(f"      {f.message}")
+    return "\n".join(lines)
+
+
+def report_html(r: Report) -> str:
+    return _env.get_template("report.html").render(r=r, verdict_de=VERDICT_DE)

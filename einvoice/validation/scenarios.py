@@ -1,0 +1,60 @@
+"""Scenarios as data (``schemas/scenarios.toml``): which documents they match, which XML Schema
+and rule packs run, which severities they override."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from einvoice.errors import ConfigError
+from einvoice.validation.findings import Level
+
+BUILTIN_SCENARIOS = Path(__file__).resolve().parents[2] / "schemas" / "scenarios.toml"
+ANY = "*"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    kinds: frozenset[str]
+    specifications: frozenset[str]
+    schema: dict[str, str]  # document kind -> XML Schema pack
+    packs: tuple[str, ...]
+    levels: dict[str, Level] = field(default_factory=dict)
+    notice: str | None = None
+
+    def matches(self, kind: str, specification: str | None) -> bool:
+        return kind in self.kinds and (ANY in self.specifications
+                                       or (specification or "") in self.specifications)
+
+    def schema_for(self, kind: str) -> str | None:
+        return self.schema.get(kind)
+
+
+def _scenario(raw: dict[str, Any]) -> Scenario:
+    match = raw.get("match", {})
+    kinds = frozenset(match.get("kinds", []))
+    schema = raw.get("schema")
+    by_kind = ({k: schema for k in kinds} if isinstance(schema, str) else dict(schema or {}))
+    return Scenario(
+        name=raw["name"], kinds=kinds, specifications=frozenset(match.get("specifications", [])),
+        schema=by_kind, packs=tuple(raw.get("packs", [])),
+        levels={rule: Level(level) for rule, level in raw.get("levels", {}).items()},
+        notice=raw.get("notice"),
+    )
+
+
+def load_scenarios(path: Path = BUILTIN_SCENARIOS) -> list[Scenario]:
+    """The scenarios of a TOML file, in the order they are tried."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return [_scenario(raw) for raw in data.get("scenario", [])]
+    except (OSError, tomllib.TOMLDecodeError, KeyError, ValueError) as exc:
+        raise ConfigError(f"cannot load validation scenarios from {path}: {exc}") from exc
+
+
+def pick(scenarios: list[Scenario], kind: str, specification: str | None) -> Scenario | None:
+    """The first scenario that matches, as the KoSIT validator does."""
+    return next((s for s in scenarios if s.matches(kind, specification)), None)
