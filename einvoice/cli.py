@@ -19,7 +19,7 @@ from einvoice.context import Context, open_context
 from einvoice.errors import EinvoiceError
 from einvoice.intake.folder import FileResult, ingest_files, iter_files, pending_files
 from einvoice.intake.folder import scan as scan_inbox
-from einvoice.queries import ListFilter, get_case, list_invoices, summary
+from einvoice.queries import ListFilter, finding_summary, get_case, list_invoices, summary
 from einvoice.validation.engine import validator_for
 from einvoice.validation.findings import Report, Verdict
 from einvoice.validation.report import report_html, report_json, report_json_text, report_text
@@ -213,6 +213,7 @@ def show(invoice_id: Annotated[int, typer.Argument(help="invoice id from `einvoi
         case = get_case(ctx, invoice_id)
     if as_json:
         data = summary(case.invoice, case.document)
+        data["findings"] = [finding_summary(f) for f in case.findings]
         data["invoice"] = case.model.model_dump(mode="json") if case.model else None
         emit_json(data)
     else:

@@ -42,6 +42,8 @@ def summary(inv: t.Invoice, doc: t.Document) -> dict[str, Any]:
         "kind": doc.kind,
         "received_at": inv.received_at.isoformat(),
         "duplicate_of": inv.duplicate_of,
+        "verdict": inv.verdict,
+        "scenario": inv.scenario,
         "error": inv.error,
     }
 
@@ -85,6 +87,7 @@ class Case:
     document: t.Document
     submission: t.Submission
     model: InvoiceModel | None
+    findings: list[t.Finding]
 
 
 def get_case(ctx: Context, invoice_id: int) -> Case:
@@ -96,5 +99,12 @@ def get_case(ctx: Context, invoice_id: int) -> Case:
         assert doc is not None
         sub = s.get(t.Submission, doc.submission_id)
         assert sub is not None
+        findings = list(s.exec(select(t.Finding).where(t.Finding.invoice_id == invoice_id)
+                               .order_by(col(t.Finding.id))).all())
     model = InvoiceModel.model_validate_json(inv.model_json) if inv.model_json else None
-    return Case(inv, doc, sub, model)
+    return Case(inv, doc, sub, model, findings)
+
+
+def finding_summary(f: t.Finding) -> dict[str, Any]:
+    return {"rule_id": f.rule_id, "flag": f.flag, "level": f.level, "term": f.term,
+            "location": f.location, "line": f.line, "message": f.message}

@@ -170,4 +170,18 @@ def case_view(case: Case) -> RenderableType:
                                    _lines(m)]
     if m.supporting_documents:
         parts.append(_attachments(m))
+    if case.findings:
+        parts.append(_findings(case))
     return Group(*parts)
+
+
+def _findings(case: Case) -> Table:
+    title = f"Prüfung: {case.invoice.verdict or '–'} ({case.invoice.scenario or 'kein Szenario'})"
+    table = Table(title=title, title_justify="left")
+    for heading in ("Stufe", "Regel", "BT", "Meldung"):
+        table.add_column(heading)
+    for f in case.findings:
+        style = {"error": "red", "warning": "yellow"}.get(f.level, "")
+        table.add_row(f"[{style}]{f.level}[/]" if style else f.level, f.rule_id, f.term or "",
+                      f.message)
+    return table
