@@ -40,6 +40,9 @@ class Settings(BaseSettings):
         description="accepted Leitweg-IDs or prefixes -> receiving office; empty: no check")
     scenarios_file: Path | None = Field(None, description="validation scenarios (TOML); "
                                         "default: the built-in schemas/scenarios.toml")
+    rule_releases: list[Path] = Field(
+        default_factory=list, description="folders or ZIPs of newer official rule releases "
+        "(release.toml names the packs they replace)")
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1,
                          description="processes reading documents during large ingests")
 

@@ -20,6 +20,7 @@ from einvoice.validation.document import Doc
 from einvoice.validation.findings import Finding, Flag, Level, Report, Verdict
 from einvoice.validation.leitweg import LeitwegPack
 from einvoice.validation.packs import Registry
+from einvoice.validation.releases import register_releases
 from einvoice.validation.scenarios import Scenario, load_scenarios, pick
 
 log = logging.getLogger(__name__)
@@ -102,16 +103,20 @@ class Validator:
 
 
 @functools.cache
-def _cached_validator(scenarios_file: Path | None,
-                      routes: tuple[tuple[str, str], ...]) -> Validator:
-    scenarios = load_scenarios(scenarios_file) if scenarios_file else None
-    return Validator(scenarios, dict(routes))
+def _cached_validator(scenarios_file: Path | None, routes: tuple[tuple[str, str], ...],
+                      releases: tuple[Path, ...], unpack_root: Path) -> Validator:
+    validator = Validator(None, dict(routes))
+    release_scenarios = register_releases(validator.registry, list(releases), unpack_root)
+    if scenarios_file or release_scenarios:
+        validator.scenarios = load_scenarios(scenarios_file or release_scenarios or Path())
+    return validator
 
 
 def validator_for(settings: Settings) -> Validator:
     """The validator of these settings, built once per process (compiled rules are reused)."""
     return _cached_validator(settings.scenarios_file,
-                             tuple(sorted(settings.leitweg_routes.items())))
+                             tuple(sorted(settings.leitweg_routes.items())),
+                             tuple(settings.rule_releases), settings.data_dir / "rules")
 
 
 def _spec_from_xml(doc: Doc) -> str | None:
