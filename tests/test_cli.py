@@ -44,8 +44,8 @@ def test_scan_moves_files_after_commit_and_list_shows_every_status(
     assert sorted(p.name for p in inbox.iterdir() if p.is_file()) == [".hidden.xml",
                                                                       "upload.part"]
     rows = json.loads(run("list", "--json"))
-    assert {r["status"] for r in rows} == {"received", "quarantined"}
-    good = next(r for r in rows if r["status"] == "received")
+    assert {r["status"] for r in rows} == {"pending", "quarantined"}
+    good = next(r for r in rows if r["status"] == "pending")
     assert good["number"] == "1234567" and good["filename"] == "good.xml"
     assert good["issue_date"] == "2018-04-13" and good["gross_total"] is not None
     assert set(good) >= {"id", "status", "number", "seller", "issue_date", "gross_total",
@@ -57,7 +57,7 @@ def test_scan_moves_files_after_commit_and_list_shows_every_status(
 def test_ingest_folder_then_filter_and_show(run, corpus: Path) -> None:  # type: ignore[no-untyped-def]
     run("ingest", str(corpus / XR))
     rows = json.loads(run("list", "--json"))
-    assert len(rows) == 12 and all(r["status"] in ("received", "duplicate") for r in rows)
+    assert len(rows) == 12 and all(r["status"] in ("pending", "duplicate") for r in rows)
     rerun = json.loads(run("ingest", "--json", str(corpus / XR)))
     assert all(not d["new"] for r in rerun for d in r["documents"])
     assert len(json.loads(run("list", "--json"))) == 12

@@ -23,7 +23,7 @@ class RulePack(Protocol):
     def validate(self, doc: Doc) -> list[Finding]: ...
 
 
-# pack name -> "module:factory"; the factory takes the pack name and returns the pack
+# pack name -> "module:factory"; the factory takes no arguments and returns the pack
 BUILTIN: dict[str, str] = {
     "ubl-invoice-xsd": "einvoice.validation.xsd:ubl_invoice",
     "ubl-creditnote-xsd": "einvoice.validation.xsd:ubl_creditnote",

@@ -1,0 +1,121 @@
+"""`einvoice validate` and the engine: verdicts like the official validator on the corpus,
+scenario overrides as data, clear answers on hostile input, exit codes and report formats."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from einvoice.cli import app
+from einvoice.config import load_settings
+from einvoice.validation.engine import Validator, validator_for
+from einvoice.validation.findings import Verdict
+from einvoice.validation.scenarios import load_scenarios
+from tests.conftest import CORPUS
+from tests.test_hostile import BOMB, xxe
+
+LIMIT = 64 * 1024 * 1024
+XR_UBL = "valid/xrechnung-testsuite/technical-cases/cius/01.01_comprehensive_test_ubl.xml"
+
+
+def _valid_files() -> list[str]:
+    manifest = CORPUS / "valid" / "manifest.json"
+    return sorted(json.loads(manifest.read_text())) if manifest.exists() else ["<corpus missing>"]
+
+
+@pytest.fixture(scope="module")
+def validator() -> Validator:
+    return validator_for(load_settings())
+
+
+@pytest.mark.parametrize("rel", _valid_files())
+def test_every_valid_corpus_file_is_accepted(validator: Validator, corpus: Path,
+                                             rel: str) -> None:
+    report = validator.validate_bytes((corpus / "valid" / rel).read_bytes(), rel, LIMIT)
+    errors = [(f.rule_id, f.message) for f in report.errors]
+    assert report.verdict is Verdict.ACCEPT, (report.scenario, report.error, errors)
+    spec = json.loads((corpus / "valid/manifest.json").read_text())[rel]["spec_id"]
+    if "xrechnung" in spec:
+        assert report.scenario and report.scenario.startswith("XRechnung")
+
+
+def test_overrides_are_scenario_data_not_code(validator: Validator, corpus: Path) -> None:
+    """The extension case is accepted only because its scenario lowers BR-CL-10/21."""
+    rel = "valid/xrechnung-testsuite/business-cases/extension/04.05a-INVOICE_uncefact.xml"
+    data = (corpus / rel).read_bytes()
+    report = validator.validate_bytes(data, rel, LIMIT)
+    lowered = {f.rule_id for f in report.findings if f.level is not None}
+    assert {"BR-CL-10", "BR-CL-21"} & lowered
+    strict = [s for s in load_scenarios() if "Extension" not in s.name]
+    assert Validator(strict).validate_bytes(data, rel, LIMIT).verdict is Verdict.REJECT
+
+
+@pytest.mark.parametrize(("data", "why"), [
+    (b"<a><b></a>", "not well-formed"),
+    (BOMB, "DTD"),
+    (xxe("file:///etc/passwd"), "DTD"),
+    (b"<Invoice xmlns='urn:oasis:names:specification:ubl:schema:xsd:Invoice-3'/>",
+     "not an invoice"),
+    (b"%PDF-1.4 truncated", "PDF"),
+    (b"\x89PNG" + b"\0" * (50 * 1024 * 1024), "neither XML, PDF nor ZIP"),
+])
+def test_hostile_or_foreign_input_is_rejected_with_a_reason(validator: Validator, data: bytes,
+                                                            why: str) -> None:
+    report = validator.validate_bytes(data, "x", LIMIT)
+    assert report.verdict is Verdict.REJECT
+    assert report.findings[0].rule_id == "EINVOICE-UNKNOWN"
+    assert why in report.findings[0].message
+
+
+def test_cli_exit_codes_and_json_shape(tmp_path: Path, corpus: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    good = str(corpus / XR_UBL)
+    bad = tmp_path / "bad.xml"
+    bad.write_bytes((corpus / XR_UBL).read_bytes().replace(b"<cbc:BuyerReference>", b"<x>")
+                    .replace(b"</cbc:BuyerReference>", b"</x>"))
+    runner = CliRunner()
+    ok = runner.invoke(app, ["validate", "--format", "json", good])
+    assert ok.exit_code == 0, ok.output
+    (entry,) = json.loads(ok.stdout)
+    assert entry["path"] == good and entry["verdict"] == "accept"
+    assert entry["scenario"] == "XRechnung 3.0 (UBL Invoice)"
+    rejected = runner.invoke(app, ["validate", "--format", "json", good, str(bad)])
+    assert rejected.exit_code == 1
+    reports = json.loads(rejected.stdout)
+    assert [r["verdict"] for r in reports] == ["accept", "reject"]
+    assert {"rule_id", "flag", "location", "message"} <= set(reports[1]["findings"][0])
+    missing = runner.invoke(app, ["validate", str(tmp_path / "nope.xml")])
+    assert missing.exit_code == 2
+    html = runner.invoke(app, ["validate", "--format", "html", "--output", "out", str(bad)])
+    assert html.exit_code == 1
+    page = (tmp_path / "out" / "bad.xml.report.html").read_text()
+    assert "abgelehnt / reject" in page and "BR-DE" in page
+
+
+TINY_RULES = """<xsl:stylesheet version="2.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+  xmlns:svrl="http://purl.oclc.org/dsdl/svrl">
+ <xsl:template match="/">
+  <svrl:schematron-output>
+   <svrl:failed-assert id="NEW-1" flag="fatal" location="/*">
+    <svrl:text>Rule of a newer release</svrl:text>
+   </svrl:failed-assert>
+  </svrl:schematron-output>
+ </xsl:template>
+</xsl:stylesheet>"""
+
+
+def test_a_configured_rule_release_replaces_the_builtin_pack(tmp_path: Path,
+                                                             corpus: Path) -> None:
+    release = tmp_path / "release"
+    release.mkdir()
+    (release / "rules.xslt").write_text(TINY_RULES)
+    (release / "release.toml").write_text(
+        '[[pack]]\nname = "en16931-ubl"\ntype = "xslt"\nfile = "rules.xslt"\n')
+    settings = load_settings(data_dir=tmp_path / "data", rule_releases=[release])
+    report = validator_for(settings).validate_bytes((corpus / XR_UBL).read_bytes(), "x", LIMIT)
+    assert report.verdict is Verdict.REJECT
+    assert [f.rule_id for f in report.findings if f.pack == "en16931-ubl"] == ["NEW-1"]
