@@ -116,3 +116,14 @@ def test_zip_bomb_and_broken_zip_are_quarantined(ctx: Context) -> None:
     assert broken.status == "quarantined" and "ZIP" in (broken.error or "")
     empty = ingest(ctx, Submission(zip_of({}), "upload")).outcomes[0]
     assert empty.status == "quarantined" and "no files" in (empty.error or "")
+
+
+def test_rejected_invoice_is_invalid_with_its_findings_stored(ctx: Context, corpus: Path) -> None:
+    data = (corpus / XR / "01.01_comprehensive_test_ubl.xml").read_bytes()
+    broken = data.replace(b"<cbc:BuyerReference>", b"<cbc:Note>").replace(
+        b"</cbc:BuyerReference>", b"</cbc:Note>")
+    outcome = ingest(ctx, Submission(broken, "cli")).outcomes[0]
+    case = get_case(ctx, outcome.invoice_id)
+    assert outcome.status == "invalid" and case.invoice.verdict == "reject"
+    assert case.invoice.scenario == "XRechnung 3.0 (UBL Invoice)"
+    assert "BR-DE-15" in {f.rule_id for f in case.findings if f.level == "error"}

@@ -119,3 +119,35 @@ def test_a_configured_rule_release_replaces_the_builtin_pack(tmp_path: Path,
     report = validator_for(settings).validate_bytes((corpus / XR_UBL).read_bytes(), "x", LIMIT)
     assert report.verdict is Verdict.REJECT
     assert [f.rule_id for f in report.findings if f.pack == "en16931-ubl"] == ["NEW-1"]
+
+
+def test_generic_scenario_warns_that_bt24_names_no_specific_one(validator: Validator,
+                                                                 corpus: Path) -> None:
+    rel = "valid/en16931-examples/cii/CII-BR-CO-10-RoundingIssue.xml"  # BT-24: ZUGFeRD 1.0
+    report = validator.validate_bytes((corpus / rel).read_bytes(), rel, LIMIT)
+    assert report.scenario == "EN 16931 generic (CII)"
+    assert report.verdict is Verdict.ACCEPT
+    assert [f.rule_id for f in report.findings if f.flag.value == "warning"] == [
+        "EINVOICE-SCENARIO"]
+
+
+def test_a_ubl_invoice_never_pays_for_the_cii_rules(corpus: Path) -> None:
+    fresh = Validator()
+    fresh.validate_bytes((corpus / XR_UBL).read_bytes(), "x", LIMIT)
+    loaded = fresh.registry.loaded()
+    assert "en16931-ubl" in loaded and not {"en16931-cii", "cii-xsd", "xrechnung-cii"} & loaded
+
+
+class _Broken:
+    name = "en16931-ubl"
+
+    def validate(self, doc: object) -> list[object]:
+        raise RuntimeError("stylesheet failed")
+
+
+def test_an_engine_failure_is_undefined_never_accept(corpus: Path) -> None:
+    fresh = Validator()
+    fresh.registry.register("en16931-ubl", _Broken)  # type: ignore[arg-type]
+    report = fresh.validate_bytes((corpus / XR_UBL).read_bytes(), "x", LIMIT)
+    assert report.verdict is Verdict.UNDEFINED
+    assert "stylesheet failed" in (report.error or "")

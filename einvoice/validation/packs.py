@@ -56,6 +56,10 @@ class Registry:
                 pack = self._packs[name] = self._factory(name)()
             return pack
 
+    def loaded(self) -> set[str]:
+        """Names of the packs created so far (each compiled once, on first use)."""
+        return set(self._packs)
+
     def _factory(self, name: str) -> Callable[[], RulePack]:
         if name in self._factories:
             return self._factories[name]
