@@ -2,61 +2,32 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import Progress
 
+from einvoice.cli_common import ConfigOpt, JsonOpt, app, console, context, emit_json, err, fail
 from einvoice.config import load_settings
-from einvoice.context import Context, open_context
 from einvoice.errors import EinvoiceError
 from einvoice.intake.folder import FileResult, ingest_files, iter_files, pending_files
 from einvoice.intake.folder import scan as scan_inbox
-from einvoice.queries import ListFilter, finding_summary, get_case, list_invoices, summary
+from einvoice.queries import (
+    ListFilter,
+    event_summary,
+    finding_summary,
+    get_case,
+    list_invoices,
+    summary,
+)
 from einvoice.validation.engine import validator_for
 from einvoice.validation.findings import Report, Verdict
 from einvoice.validation.report import report_html, report_json, report_json_text, report_text
 from einvoice.views import case_view, invoice_table
-
-app = typer.Typer(help="Intake of electronic invoices (XRechnung, ZUGFeRD / Factur-X).",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
-console = Console()
-err = Console(stderr=True)
-
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", envvar="EINVOICE_CONFIG",
-                                                help="TOML settings file")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(code)
-
-
-@contextmanager
-def context(config: Path | None) -> Iterator[Context]:
-    """Settings and database for one command; library errors become a clean message."""
-    try:
-        ctx = open_context(load_settings(config))
-    except EinvoiceError as exc:
-        fail(str(exc))
-    try:
-        yield ctx
-    except EinvoiceError as exc:
-        fail(str(exc))
-    finally:
-        ctx.close()
-
-
-def emit_json(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
 class ReportFormat(StrEnum):
@@ -214,11 +185,18 @@ def show(invoice_id: Annotated[int, typer.Argument(help="invoice id from `einvoi
     if as_json:
         data = summary(case.invoice, case.document)
         data["findings"] = [finding_summary(f) for f in case.findings]
+        data["flags"] = case.flags
+        data["history"] = [event_summary(ev) for ev in case.events]
+        data.update(office=case.invoice.office, account=case.invoice.account,
+                    cost_centre=case.invoice.cost_centre, pay_by=case.invoice.pay_by,
+                    skonto_until=case.invoice.skonto_until)
         data["invoice"] = case.model.model_dump(mode="json") if case.model else None
         emit_json(data)
     else:
         console.print(case_view(case))
 
+
+from einvoice import cli_workflow  # noqa: E402,F401  (registers the approval commands)
 
 if __name__ == "__main__":
     app()

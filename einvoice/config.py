@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,11 @@ class Settings(BaseSettings):
     rule_releases: list[Path] = Field(
         default_factory=list, description="folders or ZIPs of newer official rule releases "
         "(release.toml names the packs they replace)")
+    four_eyes_threshold: Decimal = Field(Decimal("5000"), description="gross amount above "
+                                         "which two different people must approve")
+    payment_days: int = Field(30, description="payment target when an invoice names no due date")
+    office: str | None = Field(None, description="the office whose inbox `einvoice inbox` shows")
+    user: str | None = Field(None, description="acting person; default: the OS user")
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1,
                          description="processes reading documents during large ingests")
 

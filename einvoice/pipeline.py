@@ -120,7 +120,7 @@ def _process(ctx: Context, ref: SubmissionRef, parent_id: int | None, name: str 
     if reading.xml is not None:
         xml_sha = digest if reading.xml is data else ctx.archive.put(reading.xml)
     outcomes.append(records.leaf(ctx.engine, ref, parent_id, name, len(data), digest, reading,
-                                 examined.report, xml_sha))
+                                 examined.report, xml_sha, ctx.settings))
 
 
 def _unpack(ctx: Context, data: bytes, depth: int) -> list[Member] | str:

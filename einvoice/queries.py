@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, func, or_, select
 
 from einvoice.context import Context
 from einvoice.errors import NotFound
 from einvoice.model import Invoice as InvoiceModel
 from einvoice.store import tables as t
+from einvoice.suppliers import flags, lookup
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,8 @@ class Case:
     submission: t.Submission
     model: InvoiceModel | None
     findings: list[t.Finding]
+    flags: list[str]
+    events: list[t.AuditEvent]
 
 
 def get_case(ctx: Context, invoice_id: int) -> Case:
@@ -101,10 +104,61 @@ def get_case(ctx: Context, invoice_id: int) -> Case:
         assert sub is not None
         findings = list(s.exec(select(t.Finding).where(t.Finding.invoice_id == invoice_id)
                                .order_by(col(t.Finding.id))).all())
+        supplier = lookup(s, inv.seller_vat_id, inv.seller_name)
     model = InvoiceModel.model_validate_json(inv.model_json) if inv.model_json else None
-    return Case(inv, doc, sub, model, findings)
+    flagged = flags(inv, supplier) if model else []
+    return Case(inv, doc, sub, model, findings, flagged, history(ctx, invoice_id))
 
 
 def finding_summary(f: t.Finding) -> dict[str, Any]:
     return {"rule_id": f.rule_id, "flag": f.flag, "level": f.level, "term": f.term,
             "location": f.location, "line": f.line, "message": f.message}
+
+
+INBOX_STATUSES = ("pending", "on_hold")
+
+
+@dataclass
+class InboxRow:
+    invoice: t.Invoice
+    document: t.Document
+    flags: list[str]
+
+    @property
+    def act_by(self) -> date | None:
+        """The first date that matters: the Skonto deadline, else the due date."""
+        return self.invoice.skonto_until or self.invoice.pay_by
+
+
+def inbox(ctx: Context, office: str | None, limit: int | None = 50) -> list[InboxRow]:
+    """Invoices awaiting a decision, the most urgent (Skonto, then due date) first."""
+    act_by = func.coalesce(col(t.Invoice.skonto_until), col(t.Invoice.pay_by))
+    q = (select(t.Invoice, t.Document)
+         .join(t.Document, col(t.Document.id) == col(t.Invoice.document_id))
+         .where(col(t.Invoice.status).in_(INBOX_STATUSES))
+         .order_by(act_by.is_(None), act_by, col(t.Invoice.id)))
+    if office:
+        q = q.where(col(t.Invoice.office) == office)
+    if limit:
+        q = q.limit(limit)
+    with Session(ctx.engine) as s:
+        rows = s.exec(q).all()
+        vat_ids = {inv.seller_key for inv, _ in rows if inv.seller_key}
+        names = {inv.seller_name for inv, _ in rows if inv.seller_name}
+        known = s.exec(select(t.Supplier).where(or_(col(t.Supplier.vat_id).in_(vat_ids),
+                                                    col(t.Supplier.name).in_(names)))).all()
+    by_key = {k: sup for sup in known for k in (sup.vat_id, sup.name) if k}
+    return [InboxRow(inv, doc, flags(inv, by_key.get(inv.seller_key or "")
+                                     or by_key.get(inv.seller_name or "")))
+            for inv, doc in rows]
+
+
+def history(ctx: Context, invoice_id: int) -> list[t.AuditEvent]:
+    with Session(ctx.engine) as s:
+        return list(s.exec(select(t.AuditEvent).where(t.AuditEvent.invoice_id == invoice_id)
+                           .order_by(col(t.AuditEvent.id))).all())
+
+
+def event_summary(ev: t.AuditEvent) -> dict[str, Any]:
+    return {"at": ev.at.isoformat(), "actor": ev.actor, "action": ev.action,
+            "before": ev.before, "after": ev.after, "reason": ev.reason, "detail": ev.detail}

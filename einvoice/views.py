@@ -12,7 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from einvoice.model import Address, Contact, Invoice
-from einvoice.queries import Case
+from einvoice.queries import Case, InboxRow
 from einvoice.store import tables as t
 
 LOCALE = "de_DE"
@@ -172,6 +172,10 @@ def case_view(case: Case) -> RenderableType:
         parts.append(_attachments(m))
     if case.findings:
         parts.append(_findings(case))
+    if case.flags:
+        parts.append(Panel("\n".join(case.flags), title="Hinweise / flags", style="yellow"))
+    if case.events:
+        parts.append(history_table(case.invoice.id or 0, case.events))
     return Group(*parts)
 
 
@@ -184,4 +188,39 @@ def _findings(case: Case) -> Table:
         style = {"error": "red", "warning": "yellow"}.get(f.level, "")
         table.add_row(f"[{style}]{f.level}[/]" if style else f.level, f.rule_id, f.term or "",
                       f.message)
+    return table
+
+
+def inbox_table(rows: list[InboxRow]) -> Table:
+    table = Table(title=f"Eingang / inbox: {len(rows)} Rechnungen, dringendste zuerst")
+    for heading, justify in (("ID", "right"), ("Status", "left"), ("Handeln bis", "left"),
+                             ("Skonto bis", "left"), ("Fällig", "left"), ("Verkäufer", "left"),
+                             ("Nummer", "left"), ("Brutto", "right"), ("Hinweise", "left")):
+        table.add_column(heading, justify=justify)  # type: ignore[arg-type]
+    for r in rows:
+        inv = r.invoice
+        table.add_row(str(inv.id), inv.status, day(r.act_by), day(inv.skonto_until),
+                      day(inv.pay_by), inv.seller_name or "", inv.number or "",
+                      money(inv.gross_total, inv.currency),
+                      "[yellow]" + "; ".join(r.flags) + "[/]" if r.flags else "")
+    return table
+
+
+def history_table(invoice_id: int, events: list[t.AuditEvent]) -> Table:
+    table = Table(title=f"Verlauf / history of invoice {invoice_id}")
+    for heading in ("Zeit", "Wer", "Aktion", "Vorher", "Nachher", "Grund / Details"):
+        table.add_column(heading)
+    for ev in events:
+        table.add_row(f"{ev.at:%d.%m.%Y %H:%M:%S}", ev.actor, ev.action, ev.before or "",
+                      ev.after or "", " ".join(filter(None, (ev.reason, ev.detail))))
+    return table
+
+
+def supplier_table(rows: list[t.Supplier]) -> Table:
+    table = Table(title="Lieferanten / suppliers")
+    for heading in ("ID", "Name", "USt-IdNr.", "IBANs", "Konto", "Kostenstelle", "Kreditor"):
+        table.add_column(heading)
+    for sup in rows:
+        table.add_row(str(sup.id), sup.name, sup.vat_id or "", sup.ibans.replace(",", "\n"),
+                      sup.account or "", sup.cost_centre or "", sup.creditor_account or "")
     return table

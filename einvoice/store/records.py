@@ -12,11 +12,15 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, bindparam, insert
 from sqlalchemy import select as sa_select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel, col, select
 
+from einvoice import audit
+from einvoice.config import Settings
+from einvoice.duedates import pay_by, skonto_deadline
 from einvoice.formats.reader import Reading
 from einvoice.model import Invoice as InvoiceModel
+from einvoice.routing import office_for
 from einvoice.store import tables as t
 from einvoice.store.db import session_scope
 from einvoice.store.types import ExactDecimal, utcnow
@@ -27,6 +31,7 @@ RECEIVED = "received"
 PENDING = "pending"
 INVALID = "invalid"
 DUPLICATE = "duplicate"
+SYSTEM = "einvoice"
 
 T = TypeVar("T")
 _INSERTS: dict[type[SQLModel], Any] = {}
@@ -81,11 +86,11 @@ def _insert(s: Session, table: type[SQLModel], values: dict[str, Any]) -> int:
 def _once(engine: Engine, write: Callable[[Session], T], find: Callable[[], T | None]) -> T:
     """Run a unique write; when a concurrent writer committed the same row first, return that.
     A conflict on the submission row (not ours to find) is simply retried once."""
-    for _attempt in range(2):
+    for _attempt in range(8):  # conflicts: the same bytes, or the audit chain head
         try:
             with session_scope(engine) as s:
                 return write(s)
-        except IntegrityError:
+        except (IntegrityError, OperationalError):
             found = find()
             if found is not None:
                 return found
@@ -153,7 +158,7 @@ def known_outcome(engine: Engine, digest: str, name: str | None) -> Outcome | No
 
 def leaf(engine: Engine, ref: SubmissionRef, parent_id: int | None, name: str | None,
          size: int, digest: str, reading: Reading, report: Report | None,
-         xml_sha: str | None) -> Outcome:
+         xml_sha: str | None, settings: Settings) -> Outcome:
     """Document, invoice case, lines and findings of one leaf document, in one transaction."""
 
     def write(s: Session) -> Outcome:
@@ -164,11 +169,16 @@ def leaf(engine: Engine, ref: SubmissionRef, parent_id: int | None, name: str | 
             "xml_sha256": xml_sha, "xml_filename": reading.xml_filename, "error": reading.error,
             "created_at": utcnow()})
         case = _case(s, doc_id, reading, report)
+        if reading.invoice is not None:
+            case.update(_routing(reading.invoice, settings))
         inv_id = _insert(s, t.Invoice, case)
+        conn = s.connection()
         if reading.invoice is not None and reading.invoice.lines:
-            s.connection().execute(insert(t.InvoiceLine), _lines(inv_id, reading.invoice))
+            conn.execute(insert(t.InvoiceLine), _lines(inv_id, reading.invoice))
         if report is not None and report.findings:
-            s.connection().execute(insert(t.Finding), _findings(inv_id, report))
+            conn.execute(insert(t.Finding), _findings(inv_id, report))
+        audit.append(conn, invoice_id=inv_id, actor=SYSTEM, action="ingest", before=None,
+                     after=case["status"], reason=case["error"])
         return Outcome(doc_id, inv_id, reading.kind.value, case["status"], name, case["error"],
                        True)
 
@@ -247,6 +257,20 @@ _ORIGINAL = _ORIGINAL_BASE.where(t.Invoice.type_code == bindparam("type_code"))
 _ORIGINAL_NO_TYPE = _ORIGINAL_BASE.where(col(t.Invoice.type_code).is_(None))
 
 
+def _routing(model: InvoiceModel, settings: Settings) -> dict[str, Any]:
+    """Office (Leitweg-ID), payment dates, IBANs and the pre-filled account (BT-19)."""
+    skonto = skonto_deadline(model)
+    ibans = [ct.account_id for ct in model.payment.credit_transfers] if model.payment else []
+    return {
+        "office": office_for(model.buyer_reference, settings.leitweg_routes),
+        "pay_by": pay_by(model, settings.payment_days),
+        "skonto_until": skonto[0] if skonto else None,
+        "skonto_percent": skonto[1] if skonto else None,
+        "ibans": ",".join(ibans)[:512] or None,
+        "account": model.buyer_accounting_reference,
+    }
+
+
 def _findings(invoice_id: int, report: Report) -> list[dict[str, Any]]:
     return [
         {"invoice_id": invoice_id, "rule_id": f.rule_id, "flag": f.flag.value,
@@ -261,6 +285,7 @@ def _lines(invoice_id: int, model: InvoiceModel) -> list[dict[str, Any]]:
         {"invoice_id": invoice_id, "position": pos, "line_id": line.id or "",
          "item_name": line.item.name, "quantity": line.quantity, "unit_code": line.unit_code,
          "net_amount": line.net_amount, "vat_category": line.vat_category,
-         "vat_rate": line.vat_rate, "accounting_reference": line.accounting_reference}
+         "vat_rate": line.vat_rate, "accounting_reference": line.accounting_reference,
+         "account": line.accounting_reference}
         for pos, line in enumerate(model.lines, start=1)
     ]

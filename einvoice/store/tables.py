@@ -55,6 +55,7 @@ class Invoice(SQLModel, table=True):
     __table_args__ = (
         Index("ix_invoice_duplicate_key", "seller_key", "number", "type_code", "gross_total"),
         Index("ix_invoice_status_received", "status", "received_at"),
+        Index("ix_invoice_inbox", "status", "office", "pay_by"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -79,6 +80,15 @@ class Invoice(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text))
     verdict: str | None = Field(default=None, max_length=16)
     scenario: str | None = Field(default=None, max_length=128)
+    office: str | None = Field(default=None, max_length=128, index=True)
+    account: str | None = Field(default=None, max_length=32)
+    cost_centre: str | None = Field(default=None, max_length=32)
+    pay_by: date | None = None
+    skonto_until: date | None = None
+    skonto_percent: Decimal | None = Field(default=None, sa_type=ExactDecimal)
+    ibans: str | None = Field(default=None, max_length=512)
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    version: int = 0
     received_at: datetime = Field(sa_type=AwareDateTime, default_factory=utcnow)
     updated_at: datetime = Field(sa_type=AwareDateTime, default_factory=utcnow)
 
@@ -99,6 +109,8 @@ class InvoiceLine(SQLModel, table=True):
     vat_category: str | None = Field(default=None, max_length=8)
     vat_rate: Decimal | None = Field(default=None, sa_type=ExactDecimal)
     accounting_reference: str | None = Field(default=None, max_length=256)
+    account: str | None = Field(default=None, max_length=32)
+    cost_centre: str | None = Field(default=None, max_length=32)
 
 
 class Finding(SQLModel, table=True):
@@ -116,8 +128,32 @@ class Finding(SQLModel, table=True):
     message: str = Field(sa_column=Column(Text, nullable=False))
 
 
+class Approval(SQLModel, table=True):
+    """One person's approval of an invoice; nobody approves the same invoice twice."""
+
+    __table_args__ = (UniqueConstraint("invoice_id", "actor"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = Field(foreign_key="invoice.id", index=True)
+    actor: str = Field(max_length=128)
+    at: datetime = Field(sa_type=AwareDateTime, default_factory=utcnow)
+
+
+class Supplier(SQLModel, table=True):
+    """Supplier master data: who they are, where we pay them, how their invoices are booked."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    vat_id: str | None = Field(default=None, max_length=64, unique=True)
+    name: str = Field(max_length=512)
+    ibans: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    account: str | None = Field(default=None, max_length=32)
+    cost_centre: str | None = Field(default=None, max_length=32)
+    creditor_account: str | None = Field(default=None, max_length=16)
+
+
 class AuditEvent(SQLModel, table=True):
-    """Who did what, when and why; ``hash`` chains each event to the one before."""
+    """Who did what, when and why; ``hash`` chains each event to the one before, and
+    ``prev_hash`` is unique, so two concurrent writers cannot fork the chain."""
 
     id: int | None = Field(default=None, primary_key=True)
     invoice_id: int | None = Field(default=None, foreign_key="invoice.id", index=True)
@@ -127,5 +163,6 @@ class AuditEvent(SQLModel, table=True):
     reason: str | None = Field(default=None, sa_column=Column(Text))
     before: str | None = Field(default=None, max_length=32)
     after: str | None = Field(default=None, max_length=32)
-    prev_hash: str | None = Field(default=None, max_length=64)
+    detail: str | None = Field(default=None, sa_column=Column(Text))
+    prev_hash: str = Field(max_length=64, unique=True)
     hash: str = Field(max_length=64)

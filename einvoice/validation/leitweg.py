@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from stdnum.de import leitweg
 
+from einvoice.routing import office_for
 from einvoice.validation.document import Doc
 from einvoice.validation.findings import Finding, Flag
 
@@ -24,13 +25,6 @@ class LeitwegPack:
     def __init__(self, routes: dict[str, str] | None = None) -> None:
         self.routes = routes or {}
 
-    def office(self, leitweg_id: str) -> str | None:
-        """The receiving office: exact ID first, then the longest configured prefix."""
-        if leitweg_id in self.routes:
-            return self.routes[leitweg_id]
-        prefixes = [p for p in self.routes if leitweg_id.startswith(p)]
-        return self.routes[max(prefixes, key=len)] if prefixes else None
-
     def validate(self, doc: Doc) -> list[Finding]:
         value = doc.invoice.buyer_reference if doc.invoice else None
         if not value:
@@ -41,7 +35,7 @@ class LeitwegPack:
                 message=f"Die Käuferreferenz (BT-10) '{value}' ist keine gültige Leitweg-ID "
                         "(Aufbau oder Prüfziffer nach ISO 7064 MOD 97-10). / Buyer reference "
                         f"(BT-10) '{value}' is not a valid Leitweg-ID (format or check digits).")]
-        if self.routes and self.office(value) is None:
+        if self.routes and office_for(value, self.routes) is None:
             return [Finding(
                 UNKNOWN, Flag.WARNING, term="BT-10", pack=self.name,
                 message=f"Die Leitweg-ID '{value}' gehört zu keiner Stelle dieser Verwaltung. / "

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 06:45:33.478387
+Create Date: 2026-11-25 06:58:46.034585
 """
 
 import sqlalchemy as sa
@@ -32,6 +32,17 @@ def upgrade() -> None:
     sa.Column('received_at', einvoice.store.types.AwareDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('sha256')
+    )
+    op.create_table('supplier',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('vat_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=512), nullable=False),
+    sa.Column('ibans', sa.Text(), nullable=False),
+    sa.Column('account', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('cost_centre', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('creditor_account', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('vat_id')
     )
     op.create_table('document',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -77,6 +88,15 @@ def upgrade() -> None:
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('verdict', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
     sa.Column('scenario', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
+    sa.Column('office', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
+    sa.Column('account', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('cost_centre', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('pay_by', sa.Date(), nullable=True),
+    sa.Column('skonto_until', sa.Date(), nullable=True),
+    sa.Column('skonto_percent', einvoice.store.types.ExactDecimal(), nullable=True),
+    sa.Column('ibans', sqlmodel.sql.sqltypes.AutoString(length=512), nullable=True),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('received_at', einvoice.store.types.AwareDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', einvoice.store.types.AwareDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['document_id'], ['document.id'], ),
@@ -86,8 +106,22 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('invoice', schema=None) as batch_op:
         batch_op.create_index('ix_invoice_duplicate_key', ['seller_key', 'number', 'type_code', 'gross_total'], unique=False)
+        batch_op.create_index('ix_invoice_inbox', ['status', 'office', 'pay_by'], unique=False)
         batch_op.create_index(batch_op.f('ix_invoice_issue_date'), ['issue_date'], unique=False)
+        batch_op.create_index(batch_op.f('ix_invoice_office'), ['office'], unique=False)
         batch_op.create_index('ix_invoice_status_received', ['status', 'received_at'], unique=False)
+
+    op.create_table('approval',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('invoice_id', sa.Integer(), nullable=False),
+    sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('at', einvoice.store.types.AwareDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['invoice_id'], ['invoice.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('invoice_id', 'actor')
+    )
+    with op.batch_alter_table('approval', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_approval_invoice_id'), ['invoice_id'], unique=False)
 
     op.create_table('auditevent',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -98,10 +132,12 @@ def upgrade() -> None:
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('before', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('after', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
-    sa.Column('prev_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('detail', sa.Text(), nullable=True),
+    sa.Column('prev_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.ForeignKeyConstraint(['invoice_id'], ['invoice.id'], ),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('prev_hash')
     )
     with op.batch_alter_table('auditevent', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_auditevent_invoice_id'), ['invoice_id'], unique=False)
@@ -135,6 +171,8 @@ def upgrade() -> None:
     sa.Column('vat_category', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=True),
     sa.Column('vat_rate', einvoice.store.types.ExactDecimal(), nullable=True),
     sa.Column('accounting_reference', sqlmodel.sql.sqltypes.AutoString(length=256), nullable=True),
+    sa.Column('account', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('cost_centre', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.ForeignKeyConstraint(['invoice_id'], ['invoice.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('invoice_id', 'position')
@@ -159,9 +197,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_auditevent_invoice_id'))
 
     op.drop_table('auditevent')
+    with op.batch_alter_table('approval', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_approval_invoice_id'))
+
+    op.drop_table('approval')
     with op.batch_alter_table('invoice', schema=None) as batch_op:
         batch_op.drop_index('ix_invoice_status_received')
+        batch_op.drop_index(batch_op.f('ix_invoice_office'))
         batch_op.drop_index(batch_op.f('ix_invoice_issue_date'))
+        batch_op.drop_index('ix_invoice_inbox')
         batch_op.drop_index('ix_invoice_duplicate_key')
 
     op.drop_table('invoice')
@@ -169,5 +213,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_document_submission_id'))
 
     op.drop_table('document')
+    op.drop_table('supplier')
     op.drop_table('submission')
     # ### end Alembic commands ###
