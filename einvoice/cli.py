@@ -6,16 +6,13 @@ from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import Progress
 
 from einvoice.cli_common import ConfigOpt, JsonOpt, app, console, context, emit_json, err, fail
 from einvoice.config import load_settings
 from einvoice.errors import EinvoiceError
-from einvoice.intake.folder import FileResult, ingest_files, iter_files, pending_files
-from einvoice.intake.folder import scan as scan_inbox
 from einvoice.queries import (
     ListFilter,
     event_summary,
@@ -24,10 +21,11 @@ from einvoice.queries import (
     list_invoices,
     summary,
 )
-from einvoice.validation.engine import validator_for
-from einvoice.validation.findings import Report, Verdict
-from einvoice.validation.report import report_html, report_json, report_json_text, report_text
 from einvoice.views import case_view, invoice_table
+
+if TYPE_CHECKING:  # the intake and validation stacks load only for the commands that use them
+    from einvoice.intake.folder import FileResult
+    from einvoice.validation.findings import Report
 
 
 class ReportFormat(StrEnum):
@@ -37,6 +35,13 @@ class ReportFormat(StrEnum):
 
 
 def _write_reports(reports: list[Report], fmt: ReportFormat, output: Path | None) -> None:
+    from einvoice.validation.report import (
+        report_html,
+        report_json,
+        report_json_text,
+        report_text,
+    )
+
     if fmt is ReportFormat.json and output is None:
         emit_json([report_json(r) for r in reports])
         return
@@ -68,6 +73,9 @@ def validate(
 
     Exit code 0: all accepted; 1: any rejected; 2: a processing error.
     """
+    from einvoice.validation.engine import validator_for
+    from einvoice.validation.findings import Report, Verdict
+
     try:
         settings = load_settings(config)
         validator = validator_for(settings)
@@ -115,6 +123,8 @@ def _report(results: list[FileResult], as_json: bool) -> None:
 
 
 def _run(results: Iterator[FileResult], total: int, as_json: bool) -> None:
+    from rich.progress import Progress
+
     done: list[FileResult] = []
     with Progress(console=err, transient=True, disable=as_json or total < 2) as bar:
         task = bar.add_task("ingest", total=total)
@@ -130,6 +140,8 @@ def _run(results: Iterator[FileResult], total: int, as_json: bool) -> None:
 def ingest(paths: Annotated[list[Path], typer.Argument(help="files or folders", exists=True)],
            config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Ingest files (folders recursively); the files stay where they are."""
+    from einvoice.intake.folder import ingest_files, iter_files
+
     with context(config) as ctx:
         files = [f for p in paths for f in iter_files(p)]
         _run(ingest_files(ctx, files, "cli", ctx.settings.workers), len(files), as_json)
@@ -138,6 +150,9 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="files or folders", 
 @app.command()
 def scan(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Process the drop folder; files move to processed/ or failed/ after the commit."""
+    from einvoice.intake.folder import pending_files
+    from einvoice.intake.folder import scan as scan_inbox
+
     with context(config) as ctx:
         inbox = ctx.settings.inbox_dir
         total = len(pending_files(inbox))

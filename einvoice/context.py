@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 
 from einvoice.config import Settings
 from einvoice.store.archive import Archive
-from einvoice.store.db import make_engine, migrate
+from einvoice.store.db import is_current, make_engine, migrate
 
 
 @dataclass
@@ -21,9 +21,9 @@ class Context:
         self.engine.dispose()
 
 
-def open_context(settings: Settings, *, migrate_schema: bool = True) -> Context:
-    """Engine and archive for the settings; the schema is brought up to date unless told not."""
+def open_context(settings: Settings) -> Context:
+    """Engine and archive for the settings; the schema is created or upgraded when needed."""
     engine = make_engine(settings.db_url)
-    if migrate_schema:
+    if not is_current(engine):
         migrate(engine)
     return Context(settings=settings, engine=engine, archive=Archive(settings.archive_path))

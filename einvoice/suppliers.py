@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schwifty import IBAN
-from schwifty.exceptions import SchwiftyException
 from sqlmodel import Session, col, or_, select
 
 from einvoice.context import Context
@@ -26,6 +24,9 @@ def normalise_iban(value: str) -> str:
 
 
 def iban_ok(value: str) -> bool:
+    from schwifty import IBAN  # its bank registry is large: loaded when an IBAN is checked
+    from schwifty.exceptions import SchwiftyException
+
     try:
         IBAN(value)
     except (SchwiftyException, ValueError):

@@ -75,3 +75,13 @@ def test_money_is_exact_and_time_is_aware(ctx: Context) -> None:
     assert inv.gross_total == Decimal("1234567890123.1000000001")
     assert sub2.received_at == datetime(2026, 11, 25, 11, 0, tzinfo=UTC)
     assert sub2.received_at.tzinfo is not None
+
+
+def test_schema_revision_constant_is_alembics_head(ctx: Context) -> None:
+    from alembic.script import ScriptDirectory
+
+    from einvoice.store.db import SCHEMA_REVISION, alembic_config, is_current
+
+    assert ScriptDirectory.from_config(alembic_config(ctx.engine)).get_current_head() == (
+        SCHEMA_REVISION)
+    assert is_current(ctx.engine)
