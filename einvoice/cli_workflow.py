@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,7 +12,7 @@ import typer
 from einvoice import audit, workflow
 from einvoice.cli_common import ConfigOpt, JsonOpt, app, console, context, emit_json, err
 from einvoice.context import Context
-from einvoice.queries import event_summary, history, inbox, summary
+from einvoice.queries import event_summary, get_case, history, inbox, summary
 from einvoice.suppliers import SupplierData, save_supplier
 from einvoice.views import history_table, inbox_table, supplier_table
 from einvoice.workflow import Change, WorkflowError
@@ -120,6 +121,32 @@ def _guarded(step: Callable[[], Change]) -> None:
     except WorkflowError as exc:
         err.print(f"[red]refused:[/red] {exc}")
         raise typer.Exit(1) from exc
+
+
+@app.command()
+def view(invoice_id: int,
+         output: Annotated[Path | None, typer.Option("--output", "-o", help="HTML file "
+                                                     "(default: invoice-ID.html)")] = None,
+         pdf: Annotated[bool, typer.Option("--pdf", help="also write a PDF beside it "
+                                           "(headless Chromium)")] = False,
+         config: ConfigOpt = None) -> None:
+    """Write a readable HTML page of the invoice (German labels, BT ids), optionally a PDF."""
+    from einvoice.render import html_to_pdf, render_invoice_html
+
+    with context(config) as ctx:
+        case = get_case(ctx, invoice_id)
+        if case.model is None:
+            raise WorkflowError(f"invoice {invoice_id} is quarantined: {case.invoice.error}")
+        page = render_invoice_html(
+            case.model, status=case.invoice.status, verdict=case.invoice.verdict,
+            findings=[(f.level, f.rule_id, f.message) for f in case.findings],
+            source=case.document.filename)
+        target = output or Path(f"invoice-{invoice_id}.html")
+        target.write_text(page, encoding="utf-8")
+        console.print(f"written: {target}")
+        if pdf:
+            html_to_pdf(target, target.with_suffix(".pdf"))
+            console.print(f"written: {target.with_suffix('.pdf')}")
 
 
 @app.command("history")

@@ -20,7 +20,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from babel.numbers import format_currency, format_decimal
+from babel import Locale
+from babel.numbers import format_currency, format_decimal, get_currency_name
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel
 
@@ -126,7 +127,8 @@ DOCUMENT_TYPES = {"380": "Rechnung", "381": "Gutschrift", "383": "Belastungsanze
                   "384": "Rechnungskorrektur", "386": "Vorauszahlungsrechnung",
                   "389": "Selbst ausgestellte Rechnung (Gutschriftsverfahren)",
                   "326": "Teilrechnung", "875": "Abschlagsrechnung (Bauleistung)",
-                  "876": "Teilschlussrechnung (Bauleistung)", "877": "Schlussrechnung (Bauleistung)",
+                  "876": "Teilschlussrechnung (Bauleistung)",
+                  "877": "Schlussrechnung (Bauleistung)",
                   "751": "Rechnungsinformation für Buchungszwecke"}
 CODES: dict[str, dict[str, str]] = {
     "BT-3": DOCUMENT_TYPES,
@@ -156,6 +158,9 @@ for _t in ("BT-130", "BT-150"):
 
 _MONEY = {92, 93, 99, 100, *range(106, 119), 131, 136, 137, 141, 142, 146, 147, 148} - {111, 118}
 _PERCENT = {94, 96, 101, 103, 119, 138, 143, 152}
+_COUNTRY = {"BT-40", "BT-55", "BT-69", "BT-80", "BT-159"}
+_NAME_FIRST = _COUNTRY | {"BT-130", "BT-150"}
+_GERMAN = Locale.parse(LOCALE)
 STATUS_DE = {"received": "eingegangen", "invalid": "ungültig", "pending": "wartet auf Freigabe",
              "approved": "freigegeben", "rejected": "abgelehnt", "exported": "exportiert",
              "duplicate": "Duplikat"}
@@ -199,15 +204,22 @@ def day(value: date) -> str:
 def size(n: int) -> str:
     """Byte count for people: ``812 Byte``, ``12,3 kB``, ``4,1 MB``."""
     if n < 1000:
-        return f"{n} Byte"
+        return f"{n}\xa0Byte"
     unit, scaled = ("kB", n / 1000) if n < 1_000_000 else ("MB", n / 1_000_000)
-    return f"{format_decimal(round(scaled, 1), locale=LOCALE)} {unit}"
+    return f"{format_decimal(round(scaled, 1), locale=LOCALE)}\xa0{unit}"
 
 
 def code(term: str, value: str) -> str:
-    """A code with its German meaning where known: ``380 – Rechnung``, ``Stück (H87)``."""
-    meaning = CODES.get(term, {}).get(value)
-    if meaning and term in ("BT-130", "BT-150"):
+    """A code with its German meaning where known: ``380 – Rechnung``, ``Stück (H87)``,
+    ``Deutschland (DE)``."""
+    if term in _COUNTRY:
+        meaning = _GERMAN.territories.get(value)
+    elif term in ("BT-5", "BT-6"):
+        meaning = get_currency_name(value, locale=LOCALE)
+        meaning = None if meaning == value else meaning
+    else:
+        meaning = CODES.get(term, {}).get(value)
+    if meaning and term in _NAME_FIRST:
         return f"{meaning} ({value})"
     return f"{value} – {meaning}" if meaning else value
 
@@ -232,7 +244,9 @@ class Entry:
 
 
 def _term_of(owner: BaseModel, attr: str, role: str | None) -> str | None:
-    """The term id of ``owner.attr`` in ``role`` (allowance or charge by ``is_charge``)."""
+    """The term id of ``owner.attr`` in ``role`` (allowance or charge by ``is_charge``). A
+    per-role field in a role its metadata does not name (a VAT category on a line allowance)
+    gets the first role's id with ``*``: shown as "sinngemäß" rather than dropped."""
     extra = type(owner).model_fields[attr].json_schema_extra
     if not isinstance(extra, dict):
         return None
@@ -241,7 +255,17 @@ def _term_of(owner: BaseModel, attr: str, role: str | None) -> str | None:
     if isinstance(owner, AllowanceCharge) and role and "/" in role:
         role = role.split("/")[owner.is_charge]
     terms = extra.get("terms")
-    return str(terms[role]) if isinstance(terms, dict) and role in terms else None
+    if not isinstance(terms, dict) or not terms:
+        return None
+    return str(terms[role]) if role in terms else f"{next(iter(terms.values()))}*"
+
+
+def _label(term: str, attr: str) -> str:
+    label = LABELS.get(term.rstrip("*"), attr)
+    return f"{label} (sinngemäß)" if term.endswith("*") else label
+
+
+_Leaf = tuple[BaseModel, str, str | None]
 
 
 def _is_group(value: object) -> bool:
@@ -256,6 +280,7 @@ class _View:
     shown: set[tuple[int, str]] = field(default_factory=set)
 
     def fmt(self, term: str, value: object) -> str:
+        term = term.rstrip("*")
         num = int(term[3:]) if term[3:].isdigit() else 0
         if isinstance(value, Identifier):
             return f"{value.value} (Schema {value.scheme})" if value.scheme else value.value
@@ -280,15 +305,20 @@ class _View:
         if owner is None or term is None or value is None:
             return []
         self.shown.add((id(owner), attr))
-        label = LABELS.get(term, attr)
+        label = _label(term, attr)
         return [Entry(term, label, self.fmt(term, v)) for v in
                 (value if isinstance(value, list) else [value])]
 
-    def cell(self, owner: BaseModel | None, attr: str, role: str | None = None) -> str:
-        """One term's formatted value for a table cell ("" when empty), marked as shown."""
-        return ", ".join(e.value for e in self.take(owner, attr, role))
+    def cell(self, owner: BaseModel | None, attr: str, role: str | None = None, *,
+             raw: bool = False) -> str:
+        """One term's value for a table cell ("" when empty; ``raw``: the bare code), marked
+        as shown."""
+        entries = self.take(owner, attr, role)
+        if raw and entries:
+            return str(getattr(owner, attr))
+        return ", ".join(e.value for e in entries)
 
-    def leaves(self, owner: BaseModel, role: str | None) -> Iterator[tuple[BaseModel, str, str | None]]:
+    def leaves(self, owner: BaseModel, role: str | None) -> Iterator[_Leaf]:
         """Every non-empty term below ``owner`` in model order: (holder, attribute, role)."""
         for attr in type(owner).model_fields:
             value = getattr(owner, attr)
@@ -312,25 +342,77 @@ class _View:
                 if (id(holder), attr) not in self.shown
                 for entry in self.take(holder, attr, r)]
 
+    def joined(self, label: str, owner: BaseModel | None, role: str | None,
+               layout: Sequence[Sequence[str]]) -> list[Entry]:
+        """Several terms as one entry, one output line per attribute group: an address reads
+        like the address on an envelope, with all its term ids in the label."""
+        terms, lines = [], []
+        for attrs in layout:
+            parts = [e for a in attrs for e in self.take(owner, a, role)]
+            terms += [e.term for e in parts]
+            if parts:
+                lines.append(" ".join(e.value for e in parts))
+        return [Entry(", ".join(terms), label, "\n".join(lines))] if lines else []
+
+    def phrase(self, label: str, owner: BaseModel, role: str | None,
+               parts: Sequence[tuple[str, str]]) -> list[Entry]:
+        """Several terms as one line, each present value after its prefix:
+        ``[("code", ""), ("scheme", ", Schema ")]`` gives ``0721-880X, Schema IB``."""
+        taken = [(prefix, e) for attr, prefix in parts for e in self.take(owner, attr, role)]
+        if not taken:
+            return []
+        text = "".join(prefix + e.value for prefix, e in taken).removeprefix(taken[0][0])
+        return [Entry(", ".join(e.term for _, e in taken), label, text)]
+
+
+ADDRESS_LAYOUT = (("line1",), ("line2",), ("line3",), ("post_code", "city"), ("subdivision",),
+                  ("country",))
+CONTACT_LAYOUT = (("name",), ("phone",), ("email",))
+
 
 # ---------------------------------------------------------------- page sections
 
+def _vat(rate: str, category: str) -> str:
+    """``19 % (S)``: rate with the VAT category code."""
+    return f"{rate} ({category})".strip() if category else rate
+
+
 def _line(v: _View, line: Line) -> dict[str, Any]:
-    price = v.cell(line.price, "net")
-    if line.price.base_quantity is not None:
-        price += f" je {v.cell(line.price, 'base_quantity')} {v.cell(line.price, 'base_quantity_unit')}"
-    vat = " ".join(p for p in (v.cell(line, "vat_rate"), v.cell(line, "vat_category")) if p)
-    row = {"id": v.cell(line, "id"), "name": v.cell(line.item, "name"),
-           "description": v.cell(line.item, "description"), "quantity": v.cell(line, "quantity"),
-           "unit": v.cell(line, "unit_code"), "price": price.strip(), "vat": vat,
+    item = line.item
+    row: dict[str, Any] = {"id": v.cell(line, "id"), "name": v.cell(item, "name"),
+           "description": v.cell(item, "description"), "quantity": v.cell(line, "quantity"),
+           "unit": v.cell(line, "unit_code"), "price": v.cell(line.price, "net"),
+           "per": " ".join(p for p in (v.cell(line.price, "base_quantity"),
+                                      v.cell(line.price, "base_quantity_unit")) if p),
+           "vat": _vat(v.cell(line, "vat_rate"), v.cell(line, "vat_category", raw=True)),
            "net": v.cell(line, "net_amount")}
-    row["details"] = v.all(line, "BG-25")
+    details = [e for ac in line.allowances_charges for e in _line_charge(v, ac)]
+    for c in item.classifications:
+        details += v.phrase("Klassifizierung des Artikels", c, None,
+                            [("code", ""), ("scheme", ", Schema "), ("version", ", Version ")])
+    for a in item.attributes:
+        details += v.phrase("Artikelattribut", a, None, [("name", ""), ("value", ": ")])
+    row["details"] = details + v.all(line, "BG-25")
     return row
 
 
+def _line_charge(v: _View, ac: AllowanceCharge) -> list[Entry]:
+    """A line allowance or charge in one phrase: ``10,00 € (10 % von 100,00 €) – 95: Rabatt``."""
+    taken = {a: v.take(ac, a, "BG-27/BG-28")
+             for a in ("amount", "percent", "base_amount", "reason_code", "reason")}
+    val = {a: ", ".join(e.value for e in entries) for a, entries in taken.items()}
+    terms = [e.term for entries in taken.values() for e in entries]
+    basis = " von ".join(p for p in (val["percent"], val["base_amount"]) if p)
+    reason = ": ".join(p for p in (val["reason_code"], val["reason"]) if p)
+    text = " – ".join(p for p in (val["amount"] + (f" ({basis})" if basis else ""), reason) if p)
+    label = "Zuschlag zur Position" if ac.is_charge else "Nachlass zur Position"
+    return [Entry(", ".join(terms), label, text.strip())] if terms else []
+
+
 def _charge(v: _View, ac: AllowanceCharge, role: str) -> dict[str, Any]:
-    reason = " – ".join(p for p in (v.cell(ac, "reason_code", role), v.cell(ac, "reason", role)) if p)
-    vat = " ".join(p for p in (v.cell(ac, "vat_rate", role), v.cell(ac, "vat_category", role)) if p)
+    reason = " – ".join(p for p in (v.cell(ac, "reason_code", role), v.cell(ac, "reason", role))
+                        if p)
+    vat = _vat(v.cell(ac, "vat_rate", role), v.cell(ac, "vat_category", role, raw=True))
     return {"kind": "Zuschlag" if ac.is_charge else "Nachlass", "reason": reason,
             "base": v.cell(ac, "base_amount", role), "percent": v.cell(ac, "percent", role),
             "vat": vat, "amount": v.cell(ac, "amount", role)}
@@ -349,6 +431,21 @@ def _skonto(inv: Invoice) -> list[str]:
     return texts
 
 
+def _party(v: _View, party: BaseModel | None, role: str) -> list[Entry]:
+    """A party block: names first, then postal address and contact as on a letter, then the
+    rest (identifiers, tax numbers) term by term."""
+    if party is None:
+        return []
+    names = [e for a in ("name", "trading_name", "party_name") if a in type(party).model_fields
+             for e in v.take(party, a)]
+    address = getattr(party, "address", None)
+    contact = getattr(party, "contact", None)
+    sub = {"BG-4": ("BG-5", "BG-6"), "BG-7": ("BG-8", "BG-9"), "BG-11": ("BG-12", None),
+           "BG-13": ("BG-15", None)}[role]
+    return (names + v.joined("Anschrift", address, sub[0], ADDRESS_LAYOUT)
+            + v.joined("Kontakt", contact, sub[1], CONTACT_LAYOUT) + v.all(party, role))
+
+
 def _page(inv: Invoice) -> dict[str, Any]:
     """Everything the template shows, formatted; ``rest`` collects what no section placed."""
     v = _View(inv)
@@ -364,7 +461,8 @@ def _page(inv: Invoice) -> dict[str, Any]:
                               "invoiced_object_id", "buyer_accounting_reference")
                   for e in take(inv, a)]
     for preceding in inv.preceding_invoices:
-        references += v.all(preceding, "BG-3")
+        references += v.phrase("Vorausgegangene Rechnung", preceding, "BG-3",
+                               [("number", ""), ("issue_date", " vom ")])
     notes = [{"subject": take(note, "subject_code"), "text": take(note, "text")}
              for note in inv.notes]
     lines = [_line(v, line) for line in inv.lines]
@@ -378,19 +476,23 @@ def _page(inv: Invoice) -> dict[str, Any]:
                     "uri": v.cell(d, "external_uri"),
                     "filename": v.cell(d.attachment, "filename"),
                     "mime": v.cell(d.attachment, "mime_code"),
-                    "size": size(len(d.attachment.content)) if d.attachment else ""}
+                    "size": size(len(d.attachment.content))
+                    if d.attachment and take(d.attachment, "content") else ""}
                    for d in inv.supporting_documents]
-    for d in inv.supporting_documents:
-        take(d.attachment, "content")
     return {
         "title": f"{DOCUMENT_TYPES.get(inv.type_code or '', 'Rechnung')} {inv.number or ''}",
-        "seller": v.all(inv.seller, "BG-4"), "buyer": v.all(inv.buyer, "BG-7"),
+        "seller": _party(v, inv.seller, "BG-4"), "buyer": _party(v, inv.buyer, "BG-7"),
         "header": header, "references": references, "notes": notes, "lines": lines,
         "charges": charges, "totals": v.all(inv.totals, "BG-22"), "vat": vat,
         "payment_terms": take(inv, "payment_terms"), "skonto": _skonto(inv),
-        "payment": v.all(inv.payment, "BG-16"), "payee": v.all(inv.payee, "BG-10"),
-        "tax_representative": v.all(inv.tax_representative, "BG-11"),
-        "delivery": v.all(inv.delivery, "BG-13"), "attachments": attachments,
+        "payment": [e for a in ("means_code", "means_text", "remittance_information")
+                    for e in take(inv.payment, a)],
+        "accounts": [{"name": v.cell(t, "account_name"), "iban": v.cell(t, "account_id"),
+                      "bic": v.cell(t, "service_provider_id")}
+                     for t in (inv.payment.credit_transfers if inv.payment else [])],
+        "payment_other": v.all(inv.payment, "BG-16"), "payee": v.all(inv.payee, "BG-10"),
+        "tax_representative": _party(v, inv.tax_representative, "BG-11"),
+        "delivery": _party(v, inv.delivery, "BG-13"), "attachments": attachments,
         "rest": v.all(inv),
     }
 

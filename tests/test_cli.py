@@ -74,3 +74,12 @@ def test_ingest_folder_then_filter_and_show(run, corpus: Path) -> None:  # type:
     assert "Rechnungen" in run("list")
     run("show", "999999", code=2)
     run("list", "--from", "yesterday", code=2)
+
+
+def test_view_writes_a_readable_page_and_pdf(run, tmp_path: Path, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+    run("ingest", str(corpus / XR / "01.01_comprehensive_test_ubl.xml"))
+    (row,) = json.loads(run("list", "--json"))
+    run("view", str(row["id"]), "--output", "page.html", "--pdf")
+    page = (tmp_path / "page.html").read_text()
+    assert row["number"] in page and "Rechnungsnummer <span class=\"bt\">(BT-1)" in page
+    assert (tmp_path / "page.pdf").read_bytes().startswith(b"%PDF")

@@ -2,8 +2,14 @@
 
 The CEN EN 16931 rules are published as XSLT 2.0, which lxml (XSLT 1.0) cannot run. Saxon
 compiles a stylesheet once per pack (~0.7 s for the UBL rules); each invoice then costs a few
-milliseconds. Saxon never reads the invoice from its bytes: it gets the tree that the hardened
-parser already accepted, re-serialised without prolog, so no DTD or external entity can reach it.
+milliseconds. Saxon only ever sees documents that the hardened parser already accepted (no DTD,
+so no external entity): the original text when it is plain UTF-8, else the accepted tree
+re-serialised without prolog.
+
+Before compiling, the stylesheet sheds output nobody reads (``slim``): the skeleton's
+``svrl:fired-rule`` per context node (12 MB of SVRL for a 7,000-line invoice), indentation, and
+the default-mode walks inside ``svrl:active-pattern`` that output nothing. Findings come only
+from ``failed-assert`` and ``successful-report``, so they are unchanged.
 """
 
 from __future__ import annotations
@@ -30,6 +36,10 @@ _TERM = re.compile(r"\b(B[TG]-\d+)\b")
 _STEP = re.compile(r"\*:([\w.-]+)\[namespace-uri\(\)='([^']*)'\]\[(\d+)\]"
                    r"|Q\{([^}]*)\}([\w.-]+)\[(\d+)\]")
 
+XSL = "http://www.w3.org/1999/XSL/Transform"
+# an XML declaration naming an encoding other than UTF-8
+_OTHER_ENCODING = re.compile(rb"<\?xml[^>]*encoding\s*=\s*[\"'](?![Uu][Tt][Ff]-?8[\"'])")
+
 _lock = threading.Lock()
 _processor: PySaxonProcessor | None = None
 
@@ -41,6 +51,53 @@ def saxon() -> PySaxonProcessor:
         if _processor is None:
             _processor = PySaxonProcessor(license=False)
         return _processor
+
+
+def slim(stylesheet: str) -> str:
+    """The stylesheet without the SVRL output that findings never use (see the module doc).
+
+    Conservative: only ``svrl:fired-rule`` written directly by a template is dropped, and the
+    default-mode walk only when the default mode can output nothing (its templates match only
+    ``/`` or are empty; no ``#all``/``#default`` mode, ``default-mode``, ``xsl:mode``, import
+    or include).
+    """
+    try:
+        sheet = etree.fromstring(stylesheet.encode("utf-8"), etree.XMLParser(
+            encoding="utf-8", resolve_entities=False, no_network=True, load_dtd=False))
+    except (etree.XMLSyntaxError, ValueError):
+        return stylesheet  # let Saxon report it
+    if sheet.tag != f"{{{XSL}}}stylesheet" and sheet.tag != f"{{{XSL}}}transform":
+        return stylesheet
+    for fired in list(sheet.iter(f"{{{SVRL}}}fired-rule")):
+        parent = fired.getparent()
+        if parent is not None and parent.tag == f"{{{XSL}}}template":
+            if fired.tail and fired.tail.strip():
+                return stylesheet
+            parent.remove(fired)
+    for output in sheet.findall(f"{{{XSL}}}output"):
+        output.set("indent", "no")
+    if _default_mode_is_silent(sheet):
+        for pattern in sheet.iter(f"{{{SVRL}}}active-pattern"):
+            for walk in pattern.findall(f"{{{XSL}}}apply-templates"):
+                if not walk.attrib and len(walk) == 0:
+                    walk.tail = None
+                    pattern.remove(walk)
+    return etree.tostring(sheet, encoding="unicode")
+
+
+def _default_mode_is_silent(sheet: etree._Element) -> bool:
+    if sheet.get("default-mode") is not None:
+        return False
+    if any(sheet.find(f"{{{XSL}}}{name}") is not None for name in ("import", "include", "mode")):
+        return False
+    for template in sheet.findall(f"{{{XSL}}}template"):
+        mode = template.get("mode")
+        if mode is not None and "#" in mode:
+            return False
+        if mode is None and template.get("match") not in (None, "/") and (
+                len(template) or (template.text or "").strip()):
+            return False
+    return True
 
 
 def compile_xslt(stylesheet: str) -> PyXsltExecutable:
@@ -60,15 +117,15 @@ class XsltPack:
 
     def __init__(self, name: str, stylesheet: str) -> None:
         self.name = name
-        self._executable = compile_xslt(stylesheet)
+        self._executable = compile_xslt(slim(stylesheet))
         self._lock = threading.Lock()
 
     def validate(self, doc: Doc) -> list[Finding]:
-        return svrl_findings(self.run(doc.root), doc.root, self.name)
+        return svrl_findings(self.run(doc), doc.root, self.name)
 
-    def run(self, root: etree._Element) -> bytes:
+    def run(self, doc: Doc) -> bytes:
         """The SVRL report for one parsed document."""
-        text = etree.tostring(root, encoding="unicode")
+        text = source_text(doc)
         processor = saxon()
         with self._lock:
             node = processor.parse_xml(xml_text=text)
@@ -76,6 +133,19 @@ class XsltPack:
         if not isinstance(svrl, str) or not svrl:
             raise RuntimeError(f"rule pack {self.name}: the XSLT run produced no report")
         return svrl.encode("utf-8")
+
+
+def source_text(doc: Doc) -> str:
+    """The document text for Saxon: the original bytes (which the hardened parser accepted, so
+    no DTD) when they are plain UTF-8 (no BOM, no other declared encoding), else the accepted
+    tree re-serialised. Either way Saxon builds the same XDM tree."""
+    data = doc.xml
+    if data[:1] == b"<" and b"\x00" not in data[:4] and not _OTHER_ENCODING.match(data):
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    return etree.tostring(doc.root, encoding="unicode")
 
 
 def svrl_findings(svrl: bytes, root: etree._Element, pack: str) -> list[Finding]:

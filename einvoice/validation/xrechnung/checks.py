@@ -5,7 +5,9 @@ syntax and returns a predicate over the context element, so UBL and CII share th
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from functools import lru_cache
 
@@ -24,6 +26,10 @@ _EMAIL = re.compile(r"[^@ \t\n\r]+@([^@. \t\n\r]+\.)+[^@. \t\n\r]+\Z")
 _URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]+:")
 _IBAN = re.compile(r"[A-Z]{2}[0-9]{2}[a-zA-Z0-9]{0,30}\Z")
 _CENT = Decimal(100)
+_STRING = etree.XPath("string()")
+# document-level values of the document under validation (see ``per_document``)
+_DOCUMENT: ContextVar[dict[tuple[str, tuple[tuple[str, str], ...]], str] | None] = ContextVar(
+    "xrechnung_document_values", default=None)
 
 
 @lru_cache(maxsize=512)
@@ -31,10 +37,35 @@ def _compiled(path: str, namespaces: tuple[tuple[str, str], ...]) -> etree.XPath
     return etree.XPath(path, namespaces=dict(namespaces))
 
 
-def select(el: etree._Element, path: str, ns: Namespaces) -> list[object]:
+def select(el: etree._Element, path: str, ns: Namespaces) -> Sequence[object]:
     """The nodes (or the value) at ``path``, with the expression compiled once per process."""
-    found = _compiled(path, tuple(sorted(ns.items())))(el)
-    return list(found) if isinstance(found, list) else [found]
+    found = _compiled(path, tuple(ns.items()))(el)
+    return found if isinstance(found, list) else [found]
+
+
+@contextmanager
+def per_document() -> Iterator[None]:
+    """While one document is checked: ``document_string`` evaluates each path once."""
+    token = _DOCUMENT.set({})
+    try:
+        yield
+    finally:
+        _DOCUMENT.reset(token)
+
+
+def document_string(el: etree._Element, path: str, ns: Namespaces) -> str:
+    """``string(path)`` for an absolute ``path`` (a document-level value such as the invoice
+    currency): the same for every context node of a document, so it is evaluated once per
+    document instead of once per line (``/*/x`` scans all children of the root, every line
+    among them)."""
+    cache = _DOCUMENT.get()
+    if cache is None:
+        return string_of(el, path, ns)
+    key = (path, tuple(ns.items()))
+    value = cache.get(key)
+    if value is None:
+        value = cache[key] = string_of(el, path, ns)
+    return value
 
 
 def nspace(text: str) -> str:
@@ -60,7 +91,7 @@ def decimal(el: etree._Element, path: str, ns: Namespaces) -> Decimal | None:
 
 def string_value(node: object) -> str:
     """The XPath string value of a node found by ``xpath`` (element, attribute or text)."""
-    return str(node.xpath("string()")) if isinstance(node, etree._Element) else str(node)
+    return str(_STRING(node)) if isinstance(node, etree._Element) else str(node)
 
 
 def decimals(el: etree._Element, path: str, ns: Namespaces) -> list[Decimal]:

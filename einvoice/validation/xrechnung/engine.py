@@ -3,9 +3,12 @@
 Each rule names its context nodes with an XPath 1.0 expression and tests each context node
 with either an XPath boolean expression or a Python predicate (for what XPath 1.0 cannot say:
 regular expressions, exact decimals, check digits). Contexts may use the variables ``$ext``
-(XRechnung extension) and ``$cvd`` (XRechnung CVD), which the pack sets per document. Where
-the official Schematron lets an earlier rule of a pattern shadow a later one, the later
-rule's context excludes those nodes explicitly.
+(XRechnung extension) and ``$cvd`` (XRechnung CVD), which the pack sets per document; such a
+context must select nothing while its variable is false (``[$ext]``, ``[@x and $ext]``), and
+the pack then skips it. Document-level values that predicates need on every line (the invoice
+currency) are read once per document (``checks.document_string``). Where the official
+Schematron lets an earlier rule of a pattern shadow a later one, the later rule's context
+excludes those nodes explicitly.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from lxml import etree
 
 from einvoice.validation.document import Doc
 from einvoice.validation.findings import Finding, Flag
+from einvoice.validation.xrechnung.checks import per_document
 from einvoice.validation.xrechnung.texts import MESSAGES
 
 Predicate = Callable[[etree._Element], bool]
@@ -71,6 +75,8 @@ class _Compiled:
         self.rule = rule
         self.text = text
         self.context = etree.XPath(rule.context, namespaces=namespaces)
+        # contexts guarded by $ext / $cvd select nothing without them: skip the evaluation
+        self.needs_ext, self.needs_cvd = "$ext" in rule.context, "$cvd" in rule.context
         if isinstance(rule.test, str):
             xpath = etree.XPath(f"boolean({rule.test})", namespaces=namespaces)
             self.check: Predicate = lambda el: bool(xpath(el))
@@ -78,6 +84,8 @@ class _Compiled:
             self.check = rule.test
 
     def run(self, root: etree._Element, ext: bool, cvd: bool, pack: str) -> list[Finding]:
+        if (self.needs_ext and not ext) or (self.needs_cvd and not cvd):
+            return []
         nodes = self.context(root, ext=ext, cvd=cvd)
         assert isinstance(nodes, list)
         tree = root.getroottree()
@@ -108,6 +116,7 @@ class Pack:
         assert isinstance(ids, list)
         ext, cvd = EXTENSION_ID in ids, CVD_ID in ids
         findings: list[Finding] = []
-        for rule in self._rules:
-            findings.extend(rule.run(doc.root, ext, cvd, self.name))
+        with per_document():
+            for rule in self._rules:
+                findings.extend(rule.run(doc.root, ext, cvd, self.name))
         return findings

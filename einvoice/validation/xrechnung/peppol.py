@@ -18,10 +18,15 @@ R = "PEPPOL-EN16931-R"
 ZERO = Decimal(0)
 
 
+_NS = ubl.NS | cii.NS
+_HUF_SLACK, _SLACK = Decimal("0.5"), Decimal("0.02")
+
+
 def _tolerance(el: etree._Element, currency_path: str) -> Decimal:
-    """``$slackValue``: 0.5 for Hungarian forint, else 0.02."""
-    currency = checks.select(el, f"string({currency_path})", ubl.NS | cii.NS)[0]
-    return Decimal("0.5") if currency == "HUF" else Decimal("0.02")
+    """``$slackValue``: 0.5 for Hungarian forint, else 0.02 (the invoice currency is read once
+    per document)."""
+    currency = checks.document_string(el, currency_path, _NS)
+    return _HUF_SLACK if currency == "HUF" else _SLACK
 
 
 def _dates(within: str, own: str, ns: dict[str, str], later: bool) -> Predicate:
