@@ -13,7 +13,7 @@ from einvoice import audit, workflow
 from einvoice.cli_common import ConfigOpt, JsonOpt, app, console, context, emit_json, err
 from einvoice.context import Context
 from einvoice.queries import event_summary, get_case, history, inbox, summary
-from einvoice.suppliers import SupplierData, save_supplier
+from einvoice.suppliers import SupplierData, save_supplier, suppliers
 from einvoice.views import history_table, inbox_table, supplier_table
 from einvoice.workflow import Change, WorkflowError
 
@@ -189,3 +189,17 @@ def supplier_add(name: Annotated[str, typer.Option()],
         row = save_supplier(ctx, SupplierData(name, vat_id, tuple(iban or ()), account,
                                               cost_centre, creditor))
     console.print(supplier_table([row]))
+
+
+@supplier_app.command("list")
+def supplier_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """The supplier master data."""
+    with context(config) as ctx:
+        rows = suppliers(ctx)
+    if as_json:
+        emit_json([{"id": r.id, "name": r.name, "vat_id": r.vat_id,
+                    "ibans": [i for i in r.ibans.split(",") if i], "account": r.account,
+                    "cost_centre": r.cost_centre, "creditor_account": r.creditor_account}
+                   for r in rows])
+    else:
+        console.print(supplier_table(rows))

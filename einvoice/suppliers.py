@@ -63,6 +63,11 @@ def save_supplier(ctx: Context, data: SupplierData) -> t.Supplier:
         return row
 
 
+def suppliers(ctx: Context) -> list[t.Supplier]:
+    with Session(ctx.engine) as s:
+        return list(s.exec(select(t.Supplier).order_by(col(t.Supplier.name))).all())
+
+
 def lookup(s: Session, vat_id: str | None, name: str | None) -> t.Supplier | None:
     """The supplier by VAT id (normalised), else by exact name."""
     conditions = []

@@ -83,3 +83,14 @@ def test_view_writes_a_readable_page_and_pdf(run, tmp_path: Path, corpus: Path) 
     page = (tmp_path / "page.html").read_text()
     assert row["number"] in page and "Rechnungsnummer <span class=\"bt\">(BT-1)" in page
     assert (tmp_path / "page.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_supplier_master_data(run) -> None:  # type: ignore[no-untyped-def]
+    run("supplier", "add", "--name", "Muster GmbH", "--vat-id", "DE 123456789",
+        "--iban", "DE02120300000000202051", "--account", "6800", "--creditor", "70001")
+    run("supplier", "add", "--name", "Muster GmbH", "--vat-id", "DE123456789",
+        "--iban", "DE02500105170137075030")
+    (row,) = json.loads(run("supplier", "list", "--json"))
+    assert row["vat_id"] == "DE123456789" and row["account"] == "6800"
+    assert row["ibans"] == ["DE02120300000000202051", "DE02500105170137075030"]
+    run("supplier", "add", "--name", "X", "--iban", "DE00000000000000000000", code=2)
