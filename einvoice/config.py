@@ -11,14 +11,48 @@ import os
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from einvoice.errors import ConfigError
 
 MB = 1024 * 1024
+
+
+class Mailbox(BaseModel):
+    """One IMAP mailbox to poll."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    host: str
+    port: int = 993
+    security: Literal["tls", "starttls", "none"] = "tls"
+    user: str
+    password: str | None = Field(None, description="or password_file / password_env")
+    password_file: Path | None = None
+    password_env: str | None = None
+    folder: str = "INBOX"
+    processed_folder: str | None = "Processed"
+    failed_folder: str | None = "Failed"
+    after_commit: Literal["move", "flag"] = "move"
+    batch_size: int = 50
+
+
+class Smtp(BaseModel):
+    """Where notices to suppliers are sent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "localhost"
+    port: int = 25
+    security: Literal["tls", "starttls", "none"] = "none"
+    user: str | None = None
+    password: str | None = None
+    sender: str = "rechnungseingang@localhost"
+    send_receipts: bool = True
 
 
 class Settings(BaseSettings):
@@ -49,6 +83,11 @@ class Settings(BaseSettings):
     payment_days: int = Field(30, description="payment target when an invoice names no due date")
     office: str | None = Field(None, description="the office whose inbox `einvoice inbox` shows")
     user: str | None = Field(None, description="acting person; default: the OS user")
+    mailboxes: list[Mailbox] = Field(default_factory=list, description="IMAP mailboxes to poll")
+    smtp: Smtp | None = Field(None, description="notices to suppliers; none: not sent")
+    max_upload_bytes: int = Field(50 * MB, description="larger uploads get HTTP 413")
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1,
                          description="processes reading documents during large ingests")
 

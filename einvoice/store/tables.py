@@ -29,6 +29,7 @@ class Submission(SQLModel, table=True):
     sender: str | None = Field(default=None, max_length=512)
     subject: str | None = Field(default=None, max_length=1024)
     message_id: str | None = Field(default=None, max_length=1024)
+    supplier_id: int | None = Field(default=None, foreign_key="supplier.id", index=True)
     received_at: datetime = Field(sa_type=AwareDateTime, default_factory=utcnow)
 
 
@@ -166,3 +167,49 @@ class AuditEvent(SQLModel, table=True):
     detail: str | None = Field(default=None, sa_column=Column(Text))
     prev_hash: str = Field(max_length=64, unique=True)
     hash: str = Field(max_length=64)
+
+
+class ApiToken(SQLModel, table=True):
+    """A supplier's upload token; only its SHA-256 is stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    supplier_id: int = Field(foreign_key="supplier.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    label: str | None = Field(default=None, max_length=128)
+    created_at: datetime = Field(sa_type=AwareDateTime, default_factory=utcnow)
+    revoked_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
+
+
+class MailMessage(SQLModel, table=True):
+    """One message seen in a mailbox: UIDVALIDITY + UID make it unique per mailbox, the
+    content hash ties it to its stored original."""
+
+    __table_args__ = (UniqueConstraint("mailbox", "uidvalidity", "uid"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    mailbox: str = Field(max_length=128)
+    uidvalidity: int
+    uid: int
+    message_id: str | None = Field(default=None, max_length=1024)
+    sha256: str = Field(max_length=64, index=True)
+    submission_id: int | None = Field(default=None, foreign_key="submission.id")
+    outcome: str = Field(max_length=16)
+    moved: bool = False
+    seen_at: datetime = Field(sa_type=AwareDateTime, default_factory=utcnow)
+
+
+class Notice(SQLModel, table=True):
+    """A message to a supplier (receipt, rejection); ``event_key`` is unique, so a notice is
+    never sent twice for the same event."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_key: str = Field(max_length=256, unique=True)
+    kind: str = Field(max_length=16)
+    invoice_id: int | None = Field(default=None, foreign_key="invoice.id", index=True)
+    submission_id: int | None = Field(default=None, foreign_key="submission.id")
+    recipient: str = Field(max_length=512)
+    subject: str = Field(max_length=512)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_type=AwareDateTime, default_factory=utcnow)
+    sent_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
+    error: str | None = Field(default=None, sa_column=Column(Text))
