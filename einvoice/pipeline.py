@@ -41,6 +41,7 @@ class Submission:
     sender: str | None = None
     subject: str | None = None
     message_id: str | None = None
+    supplier_id: int | None = None  # the authenticated uploader, if any
     received_at: datetime = field(default_factory=utcnow)
 
 
@@ -86,7 +87,7 @@ def ingest(ctx: Context, sub: Submission, examined: Examined | None = None) -> I
     ref = SubmissionRef(digest, {
         "size": len(sub.data), "channel": sub.channel, "filename": sub.filename,
         "sender": sub.sender, "subject": sub.subject, "message_id": sub.message_id,
-        "received_at": sub.received_at})
+        "supplier_id": sub.supplier_id, "received_at": sub.received_at})
     outcomes: list[Outcome] = []
     _process(ctx, ref, None, sub.filename, sub.data, digest, 0, outcomes, examined)
     return IngestResult(records.submission_id(ctx.engine, ref), digest, outcomes)
