@@ -55,9 +55,12 @@ class ChainCheck:
 
 
 def verify(engine: Engine) -> ChainCheck:
-    """Walk the chain in id order; the first event whose link or hash is wrong is reported."""
+    """Walk the chain in id order; the first event whose link or hash is wrong is reported.
+    Then every invoice's status must be what its last event says: that catches a deleted newest
+    event and a status changed behind the workflow's back."""
     prev = GENESIS
     count = 0
+    last_after: dict[int, str | None] = {}
     with engine.connect() as conn:
         rows = conn.execute(select(t.AuditEvent.__table__).order_by(  # type: ignore[attr-defined]
             col(t.AuditEvent.id)))
@@ -72,4 +75,12 @@ def verify(engine: Engine) -> ChainCheck:
                 return ChainCheck(False, count, ev.id, "content does not match its hash "
                                   "(the event was edited)")
             prev = ev.hash
+            if ev.invoice_id is not None:
+                last_after[ev.invoice_id] = ev.after
+        statuses = conn.execute(select(col(t.Invoice.id), col(t.Invoice.status)))
+        for invoice_id, status in statuses:
+            if last_after.get(invoice_id or 0) != status:
+                return ChainCheck(False, count, None, f"invoice {invoice_id} is {status}, but "
+                                  "its last audit event says otherwise (an event was deleted "
+                                  "or the status was changed outside the workflow)")
     return ChainCheck(True, count)

@@ -178,6 +178,22 @@ def test_tampering_with_the_audit_trail_is_detected(one_approver: Context, corpu
     assert not check.ok and "deleted" in (check.problem or "")
 
 
+def test_deleting_the_newest_event_or_editing_a_status_is_detected(one_approver: Context,
+                                                                   corpus: Path) -> None:
+    ctx = one_approver
+    a = pending_invoice(ctx, corpus)
+    workflow.approve(ctx, a, "bob")
+    with ctx.engine.begin() as conn:
+        conn.execute(text("DELETE FROM approval"))
+        conn.execute(text("DELETE FROM auditevent WHERE action = 'approve'"))
+    check = audit.verify(ctx.engine)
+    assert not check.ok and "last audit event" in (check.problem or "")
+    b = pending_invoice(ctx, corpus, number=b"S-1")
+    with ctx.engine.begin() as conn:
+        conn.execute(text(f"UPDATE invoice SET status = 'approved' WHERE id = {b}"))
+    assert not audit.verify(ctx.engine).ok
+
+
 def test_inbox_sorts_by_skonto_then_due_date_and_flags_fraud_patterns(
         ctx: Context, corpus: Path) -> None:
     ids = [pending_invoice(ctx, corpus, name, number=f"IN-{i}".encode())
