@@ -74,9 +74,13 @@ def approve(ids: Annotated[list[int], typer.Argument(help="one or more invoice i
 @app.command()
 def reject(invoice_id: int, reason: Annotated[str, typer.Option(help="sent to the supplier")],
            who: AsOpt = None, config: ConfigOpt = None) -> None:
-    """Reject an invoice; the reason is required."""
+    """Reject an invoice; the reason is required and sent to the supplier."""
+    from einvoice import notify
+
     with context(config) as ctx:
         _guarded(lambda: workflow.reject(ctx, invoice_id, actor(ctx, who), reason))
+        notify.queue_rejection(ctx, invoice_id, reason)
+        console.print(str(notify.send_pending(ctx)))
 
 
 @app.command()

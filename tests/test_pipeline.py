@@ -127,3 +127,12 @@ def test_rejected_invoice_is_invalid_with_its_findings_stored(ctx: Context, corp
     assert outcome.status == "invalid" and case.invoice.verdict == "reject"
     assert case.invoice.scenario == "XRechnung 3.0 (UBL Invoice)"
     assert "BR-DE-15" in {f.rule_id for f in case.findings if f.level == "error"}
+
+
+def test_a_corrected_resend_of_an_invalid_invoice_is_not_a_duplicate(ctx: Context,
+                                                                     corpus: Path) -> None:
+    data = (corpus / XR / "01.01_comprehensive_test_ubl.xml").read_bytes()
+    broken = data.replace(b"<cbc:BuyerReference>", b"<cbc:Note>").replace(
+        b"</cbc:BuyerReference>", b"</cbc:Note>")
+    assert ingest(ctx, Submission(broken, "cli")).outcomes[0].status == "invalid"
+    assert ingest(ctx, Submission(data, "cli")).outcomes[0].status == "pending"

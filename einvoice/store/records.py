@@ -32,6 +32,8 @@ PENDING = "pending"
 INVALID = "invalid"
 DUPLICATE = "duplicate"
 SYSTEM = "einvoice"
+# a corrected invoice resent after these is not a duplicate of them
+NOT_ORIGINALS = (QUARANTINED, INVALID, "rejected")
 
 T = TypeVar("T")
 _INSERTS: dict[type[SQLModel], Any] = {}
@@ -249,7 +251,7 @@ _ORIGINAL_BASE = (
     .where(t.Invoice.seller_key == bindparam("seller_key"),
            t.Invoice.number == bindparam("number"),
            t.Invoice.gross_total == bindparam("gross_total", type_=ExactDecimal()),
-           col(t.Invoice.status) != QUARANTINED, col(t.Invoice.duplicate_of).is_(None))
+           col(t.Invoice.status).not_in(NOT_ORIGINALS), col(t.Invoice.duplicate_of).is_(None))
     .order_by(col(t.Invoice.id))
     .limit(1)
 )

@@ -1,0 +1,285 @@
+"""Notices to suppliers: an outbox of receipts and rejection notices, sent by SMTP.
+
+Queueing records one ``Notice`` per event; ``event_key`` is unique, so asking twice for the same
+event adds nothing. ``send_pending`` claims each unsent notice with a conditional update (a
+``sending since …`` marker in ``error``) before handing it to the server, and sets ``sent_at`` only
+after the server accepted it; a failure is recorded in ``error`` and retried on the next call.
+A process that dies between the server's acceptance and that update leaves a claim which expires
+after ``LEASE``; the notice then goes out again under the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import smtplib
+import ssl
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+from functools import partial
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, and_, not_, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from einvoice import notify_text
+from einvoice.config import Smtp
+from einvoice.context import Context
+from einvoice.errors import NotFound
+from einvoice.model import Invoice as InvoiceModel
+from einvoice.store import tables as t
+from einvoice.store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+RECEIPT, INVALID, REJECTED = "receipt", "invalid", "rejected"
+RECEIPT_CHANNELS = frozenset({"mail"})  # uploads get their receipt in the HTTP answer
+CLAIM = "sending since "
+LEASE = timedelta(minutes=10)
+TIMEOUT = 30.0
+
+
+@dataclass
+class SendReport:
+    """What one ``send_pending`` run did."""
+
+    configured: bool
+    sent: int = 0
+    failed: int = 0
+    pending: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        if not self.configured:
+            return (f"SMTP not configured: {self.pending} notice(s) recorded, not sent")
+        text = f"{self.sent} notice(s) sent, {self.failed} failed"
+        return text + "".join(f"\n  {e}" for e in self.errors)
+
+
+# ------------------------------------------------------------------ queueing
+
+def queue_for_ingest(ctx: Context, submission_id: int) -> list[int]:
+    """Record the notices an ingested submission calls for: a receipt to the sender of a
+    mailed submission (``smtp.send_receipts``) and a notice for each invalid invoice in it.
+    Returns the ids of the notices this call added."""
+    with Session(ctx.engine) as s:
+        sub = s.get(t.Submission, submission_id)
+        if sub is None:
+            raise NotFound(f"no submission with id {submission_id}")
+        cases = list(s.exec(
+            select(t.Document, t.Invoice)
+            .join(t.Invoice, col(t.Invoice.document_id) == col(t.Document.id))
+            .where(col(t.Document.submission_id) == submission_id)
+            .order_by(col(t.Document.id))).all())
+        invalid_ids = [inv.id for _, inv in cases if inv.status == INVALID]
+        findings = list(s.exec(select(t.Finding)
+                               .where(col(t.Finding.invoice_id).in_(invalid_ids))
+                               .order_by(col(t.Finding.id))).all())
+    added: list[int] = []
+    smtp = ctx.settings.smtp
+    sender = _address(sub.sender)
+    if (cases and sender and sub.channel in RECEIPT_CHANNELS and smtp is not None
+            and smtp.send_receipts):
+        _add(added, _record(ctx.engine, f"receipt:submission:{submission_id}", RECEIPT, sender,
+                            partial(notify_text.receipt, sub, cases), submission_id=submission_id))
+    for _, inv in cases:
+        if inv.status != INVALID or inv.id is None:
+            continue
+        own = [f for f in findings if f.invoice_id == inv.id]
+        _add(added, _for_invoice(ctx.engine, f"invalid:invoice:{inv.id}", INVALID, sub, inv,
+                                 partial(notify_text.invalid, sub, inv, own)))
+    return added
+
+
+def queue_rejection(ctx: Context, invoice_id: int, reason: str) -> int | None:
+    """Record the notice that a person rejected the invoice, with the reason. Returns its id,
+    or None when it was recorded before or there is no address to send it to."""
+    with Session(ctx.engine) as s:
+        inv = s.get(t.Invoice, invoice_id)
+        if inv is None:
+            raise NotFound(f"no invoice with id {invoice_id}")
+        doc = s.get(t.Document, inv.document_id)
+        assert doc is not None
+        sub = s.get(t.Submission, doc.submission_id)
+        assert sub is not None
+    return _for_invoice(ctx.engine, f"rejected:invoice:{invoice_id}", REJECTED, sub, inv,
+                        partial(notify_text.rejected, sub, inv, reason))
+
+
+def _for_invoice(engine: Engine, key: str, kind: str, sub: t.Submission, inv: t.Invoice,
+                 make: Callable[[], notify_text.Text]) -> int | None:
+    to = _recipient(sub, inv)
+    if to is None:
+        log.warning("no address for notice %s (submission %s via %s)", key, sub.id, sub.channel)
+        return None
+    return _record(engine, key, kind, to, make, submission_id=sub.id, invoice_id=inv.id)
+
+
+def _recipient(sub: t.Submission, inv: t.Invoice) -> str | None:
+    """The sender of a mail; otherwise the seller's e-mail (BT-43, or BT-34 with scheme EM)."""
+    if sub.channel == "mail" and _address(sub.sender):
+        return _address(sub.sender)
+    if not inv.model_json:
+        return None
+    seller = InvoiceModel.model_validate_json(inv.model_json).seller
+    electronic = seller.electronic_address
+    for candidate in (seller.contact.email if seller.contact else None,
+                      electronic.value if electronic and electronic.scheme == "EM" else None):
+        if _address(candidate):
+            return _address(candidate)
+    return None
+
+
+def _address(text: str | None) -> str | None:
+    """The bare address in ``Name <addr>`` or ``addr``; None when it is not one."""
+    addr = parseaddr(text or "")[1].strip()
+    return addr if "@" in addr.strip("@") else None
+
+
+def _record(engine: Engine, key: str, kind: str, to: str, make: Callable[[], notify_text.Text],
+            submission_id: int | None, invoice_id: int | None = None) -> int | None:
+    """Insert the notice for ``key`` unless it exists; the id when this call inserted it."""
+    with Session(engine) as s:
+        if s.exec(select(t.Notice.id).where(t.Notice.event_key == key)).first() is not None:
+            return None
+    text = make()
+    notice = t.Notice(event_key=key, kind=kind, recipient=to, subject=text.subject,
+                      body=text.body, submission_id=submission_id,
+                      invoice_id=invoice_id)
+    try:
+        with Session(engine, expire_on_commit=False) as s:
+            s.add(notice)
+            s.commit()
+    except IntegrityError:  # a concurrent caller recorded the same event first
+        return None
+    return notice.id
+
+
+def _add(ids: list[int], notice_id: int | None) -> None:
+    if notice_id is not None:
+        ids.append(notice_id)
+
+
+# ------------------------------------------------------------------ sending
+
+def send_pending(ctx: Context) -> SendReport:
+    """Send every unsent notice that no other process is sending; without SMTP settings,
+    count them only."""
+    smtp = ctx.settings.smtp
+    due = _due(ctx.engine)
+    if smtp is None:
+        return SendReport(configured=False, pending=len(due))
+    report = SendReport(configured=True)
+    token = uuid.uuid4().hex[:12]
+    server: smtplib.SMTP | None = None
+    broken: str | None = None  # the connection failed: the rest fail the same way
+    try:
+        for notice_id in due:
+            claim = f"{CLAIM}{utcnow():%Y-%m-%dT%H:%M:%S}Z {token}"
+            claimed = _claim(ctx.engine, notice_id, claim)
+            if claimed is None:
+                continue
+            error = broken
+            if error is None:
+                try:
+                    server = server or _connect(smtp)
+                    server.send_message(_message(*claimed, smtp.sender))
+                except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as exc:
+                    error = f"refused by {smtp.host}: {exc}"
+                except OSError as exc:
+                    error = broken = f"SMTP server {smtp.host}:{smtp.port}: {exc!r}"
+                    server = None
+            _finish(ctx.engine, notice_id, claim, error)
+            if error is None:
+                report.sent += 1
+            else:
+                report.failed += 1
+                report.errors.append(f"notice {notice_id}: {error}")
+    finally:
+        if server is not None:
+            _quit(server)
+    return report
+
+
+def _connect(smtp: Smtp) -> smtplib.SMTP:
+    if smtp.security == "tls":
+        server: smtplib.SMTP = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=TIMEOUT,
+                                                context=ssl.create_default_context())
+    else:
+        server = smtplib.SMTP(smtp.host, smtp.port, timeout=TIMEOUT)
+        if smtp.security == "starttls":
+            server.starttls(context=ssl.create_default_context())
+    if smtp.user:
+        server.login(smtp.user, smtp.password or "")
+    return server
+
+
+def _quit(server: smtplib.SMTP) -> None:
+    try:
+        server.quit()
+    except OSError:
+        server.close()
+
+
+def _unclaimed() -> ColumnElement[bool]:
+    """Unsent, and not being sent by anyone (or their claim has expired)."""
+    error = col(t.Notice.error)
+    stale = f"{CLAIM}{utcnow() - LEASE:%Y-%m-%dT%H:%M:%S}"
+    return and_(col(t.Notice.sent_at).is_(None),
+                or_(error.is_(None), not_(error.startswith(CLAIM)), error < stale))
+
+
+def _due(engine: Engine) -> list[int]:
+    with Session(engine) as s:
+        return [i for i in s.exec(select(t.Notice.id).where(_unclaimed())
+                                  .order_by(col(t.Notice.id))).all() if i is not None]
+
+
+def _claim(engine: Engine, notice_id: int, claim: str) -> tuple[t.Notice, str | None] | None:
+    """Take the notice for this run; None when another process has it or it was sent."""
+    with Session(engine, expire_on_commit=False) as s:
+        done = s.connection().execute(update(t.Notice)
+                                      .where(col(t.Notice.id) == notice_id, _unclaimed())
+                                      .values(error=claim))
+        if done.rowcount != 1:
+            return None
+        notice = s.get(t.Notice, notice_id)
+        assert notice is not None
+        sub = s.get(t.Submission, notice.submission_id) if notice.submission_id else None
+        s.commit()
+    in_reply_to = sub.message_id if sub is not None and sub.channel == "mail" else None
+    return notice, in_reply_to
+
+
+def _finish(engine: Engine, notice_id: int, claim: str, error: str | None) -> None:
+    """Mark the notice sent (no error) or failed, if this run still holds its claim."""
+    values: dict[str, Any] = {"error": error}
+    if error is None:
+        values["sent_at"] = utcnow()
+    with engine.begin() as conn:
+        conn.execute(update(t.Notice)
+                     .where(col(t.Notice.id) == notice_id, col(t.Notice.error) == claim)
+                     .values(**values))
+
+
+def _message(notice: t.Notice, in_reply_to: str | None, sender: str) -> EmailMessage:
+    """The mail; its Message-ID is derived from the notice, so a resend carries the same one."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = notice.recipient
+    msg["Subject"] = notice.subject
+    msg["Date"] = formatdate(localtime=True)
+    digest = hashlib.sha256(f"{notice.event_key} {notice.created_at.isoformat()}".encode())
+    domain = (_address(sender) or "localhost").rpartition("@")[2]
+    msg["Message-ID"] = f"<notice.{digest.hexdigest()[:32]}@{domain}>"
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+        msg["References"] = in_reply_to
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(notice.body, charset="utf-8")
+    return msg

@@ -1,0 +1,123 @@
+"""The words of notices to suppliers: plain-text mails, German first and English below, from the
+templates ``templates/notice_*.txt``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from babel.numbers import format_currency, format_decimal
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from einvoice.render import LABELS, money
+from einvoice.store import tables as t
+
+LOCAL = ZoneInfo("Europe/Berlin")
+
+_env = Environment(loader=PackageLoader("einvoice", "templates"), autoescape=False,
+                   trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                   undefined=StrictUndefined)
+
+# what became of a document, as the receipt tells it (German, English)
+STATUS_WORDS: dict[str, tuple[str, str]] = {
+    "received": ("eingegangen, wird geprüft", "received, being checked"),
+    "pending": ("gültig, in Prüfung durch die Rechnungsstelle",
+                "valid, being reviewed by our accounts department"),
+    "invalid": ("fehlerhaft, wird nicht bearbeitet (Einzelheiten in einer eigenen Nachricht)",
+                "invalid, will not be processed (details in a separate message)"),
+    "duplicate": ("bereits früher eingegangen (Duplikat), wird nicht erneut bearbeitet",
+                  "received before (duplicate), will not be processed again"),
+    "quarantined": ("keine lesbare elektronische Rechnung", "not a readable electronic invoice"),
+}
+
+# how to send a corrected invoice, by channel (German, English)
+RESEND: dict[str, tuple[str, str]] = {
+    "mail": ("als neue E-Mail an dieselbe Adresse", "as a new e-mail to the same address"),
+    "upload": ("über das Upload-Portal", "through the upload portal"),
+}
+RESEND_OTHER = ("auf demselben Weg wie diese Rechnung", "the same way as this invoice")
+
+
+@dataclass(frozen=True)
+class Text:
+    subject: str
+    body: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One failed rule as the supplier reads it."""
+
+    rule_id: str
+    term: str | None
+    label: str | None
+    message: str
+
+
+def receipt(sub: t.Submission, cases: list[tuple[t.Document, t.Invoice]]) -> Text:
+    """Acknowledges a submission, with what became of each document in it."""
+    documents = [{"name": doc.filename or f"Dokument {i}", "number": inv.number,
+                  "status_de": STATUS_WORDS.get(inv.status, (inv.status, inv.status))[0],
+                  "status_en": STATUS_WORDS.get(inv.status, (inv.status, inv.status))[1]}
+                 for i, (doc, inv) in enumerate(cases, 1)]
+    body = _env.get_template("notice_receipt.txt").render(
+        documents=documents, subject=sub.subject, submission_id=sub.id, sha256=sub.sha256,
+        **_received(sub.received_at))
+    return Text(f"Eingangsbestätigung / Receipt {sub.id}", body)
+
+
+def invalid(sub: t.Submission, inv: t.Invoice, findings: list[t.Finding]) -> Text:
+    """Names the rules an invoice breaks (the findings of level error)."""
+    rules = [Rule(f.rule_id, f.term, LABELS.get(f.term or ""), _official(f))
+             for f in findings if f.level == "error"]
+    if not rules:  # rejected without a rule (no scenario matched, schema not found, ...)
+        rules = [Rule("-", None, None, inv.error or "Die Rechnung entspricht keinem "
+                      "unterstützten Format. / The invoice matches no supported format.")]
+    body = _env.get_template("notice_invalid.txt").render(rules=rules, **_about(sub, inv))
+    return Text(f"Rechnung abgewiesen / Invoice rejected: {_number(inv)}", body)
+
+
+def rejected(sub: t.Submission, inv: t.Invoice, reason: str) -> Text:
+    """Tells the supplier that a person rejected the invoice, and why."""
+    body = _env.get_template("notice_rejected.txt").render(reason=reason.strip(),
+                                                          **_about(sub, inv))
+    return Text(f"Rechnung abgelehnt / Invoice rejected: {_number(inv)}", body)
+
+
+def _official(f: t.Finding) -> str:
+    """The rule's official text without the ``[rule id]`` it often starts with."""
+    return re.sub(rf"^\[{re.escape(f.rule_id)}\]\s*", "", f.message.strip())
+
+
+def _number(inv: t.Invoice) -> str:
+    return inv.number or f"#{inv.id}"
+
+
+def _about(sub: t.Submission, inv: t.Invoice) -> dict[str, str]:
+    """Which invoice this is and how to resend it, in both languages."""
+    de, en = [f"Rechnung {_number(inv)}"], [f"invoice {_number(inv)}"]
+    if inv.issue_date:
+        de.append(f"vom {inv.issue_date:%d.%m.%Y}")
+        en.append(f"of {inv.issue_date.isoformat()}")
+    if inv.gross_total is not None:
+        de.append(f"über {money(inv.gross_total, inv.currency)}")
+        en.append(f"for {_money_en(inv.gross_total, inv.currency)}")
+    resend_de, resend_en = RESEND.get(sub.channel, RESEND_OTHER)
+    return {"invoice_de": " ".join(de), "invoice_en": " ".join(en), "resend_de": resend_de,
+            "resend_en": resend_en, **_received(inv.received_at)}
+
+
+def _received(at: datetime) -> dict[str, str]:
+    local = at.astimezone(LOCAL)
+    return {"received_de": f"{local:%d.%m.%Y, %H:%M} Uhr",
+            "received_en": f"{local:%Y-%m-%d %H:%M} (German time)"}
+
+
+def _money_en(value: Decimal, currency: str | None) -> str:
+    value = value.normalize()
+    if not currency:
+        return format_decimal(value, locale="en_GB", decimal_quantization=False)
+    return format_currency(value, currency, locale="en_GB", decimal_quantization=False)
