@@ -211,7 +211,8 @@ def show(invoice_id: Annotated[int, typer.Argument(help="invoice id from `einvoi
         console.print(case_view(case))
 
 
-from einvoice import cli_workflow  # noqa: E402,F401  (registers the approval commands)
+# the command groups of the other stages register themselves on the app
+from einvoice import cli_http, cli_mail, cli_workflow  # noqa: E402,F401
 
 if __name__ == "__main__":
     app()

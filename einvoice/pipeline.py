@@ -10,6 +10,7 @@ Order of work is what makes "nothing lost, nothing twice" hold under crashes:
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -28,7 +29,7 @@ from einvoice.validation.findings import Report
 
 log = logging.getLogger(__name__)
 
-__all__ = ["IngestResult", "Outcome", "Submission", "ingest"]
+__all__ = ["IngestResult", "Outcome", "Submission", "ingest", "ingest_parts"]
 
 
 @dataclass(frozen=True)
@@ -75,21 +76,44 @@ def examine(data: bytes, settings: Settings, name: str | None = None) -> Examine
     return Examined(reading, validator.validate(reading, name or "", settings.max_xml_bytes))
 
 
+def _store_original(ctx: Context, sub: Submission) -> tuple[str, SubmissionRef]:
+    """The size check and the archived original: what every submission gets first."""
+    limit = ctx.settings.max_submission_bytes
+    if len(sub.data) > limit:
+        raise TooLarge(f"submission of {len(sub.data)} bytes exceeds the limit of {limit} bytes")
+    digest = ctx.archive.put(sub.data)
+    return digest, SubmissionRef(digest, {
+        "size": len(sub.data), "channel": sub.channel, "filename": sub.filename,
+        "sender": sub.sender, "subject": sub.subject, "message_id": sub.message_id,
+        "supplier_id": sub.supplier_id, "received_at": sub.received_at})
+
+
 def ingest(ctx: Context, sub: Submission, examined: Examined | None = None) -> IngestResult:
     """Store and process one submission; idempotent for the same bytes.
 
     ``examined`` is ``examine(sub.data)`` when a worker process has already done it.
     """
-    limit = ctx.settings.max_submission_bytes
-    if len(sub.data) > limit:
-        raise TooLarge(f"submission of {len(sub.data)} bytes exceeds the limit of {limit} bytes")
-    digest = ctx.archive.put(sub.data)
-    ref = SubmissionRef(digest, {
-        "size": len(sub.data), "channel": sub.channel, "filename": sub.filename,
-        "sender": sub.sender, "subject": sub.subject, "message_id": sub.message_id,
-        "supplier_id": sub.supplier_id, "received_at": sub.received_at})
+    digest, ref = _store_original(ctx, sub)
     outcomes: list[Outcome] = []
     _process(ctx, ref, None, sub.filename, sub.data, digest, 0, outcomes, examined)
+    return IngestResult(records.submission_id(ctx.engine, ref), digest, outcomes)
+
+
+def ingest_parts(ctx: Context, sub: Submission, parts: Sequence[tuple[str | None, bytes]],
+                 problem: str | None = None) -> IngestResult:
+    """Store and process a submission that is an envelope (a mail): its raw bytes are the
+    submission, each ``(name, bytes)`` part a document of it. With no parts the submission is
+    still recorded; ``problem`` (why the envelope could not be fully taken apart) is recorded as
+    a quarantined document of the raw bytes, so a broken envelope shows up as a case.
+    Idempotent like ``ingest``.
+    """
+    digest, ref = _store_original(ctx, sub)
+    outcomes: list[Outcome] = []
+    for name, data in parts:
+        _process(ctx, ref, None, name, data, ctx.archive.put(data), 0, outcomes)
+    if problem is not None:
+        broken = Examined(Reading(Kind.NOT_AN_INVOICE, error=problem), None)
+        _process(ctx, ref, None, sub.filename, sub.data, digest, 0, outcomes, broken)
     return IngestResult(records.submission_id(ctx.engine, ref), digest, outcomes)
 
 

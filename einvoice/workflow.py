@@ -20,11 +20,11 @@ from sqlmodel import col
 from einvoice import audit
 from einvoice.context import Context
 from einvoice.errors import EinvoiceError, NotFound
+from einvoice.store import retry
 from einvoice.store import tables as t
 from einvoice.store.types import utcnow
 
 PENDING, ON_HOLD, APPROVED, REJECTED = "pending", "on_hold", "approved", "rejected"
-ATTEMPTS = 8
 
 
 class WorkflowError(EinvoiceError):
@@ -50,7 +50,7 @@ def _change(ctx: Context, invoice_id: int, actor: str, action: str, allowed: set
             decide: Decide, reason: str | None = None) -> Change:
     """Run one transition; ``decide`` returns (status after, columns to set, audit detail,
     message) and may write rows of its own in the same transaction."""
-    for _ in range(ATTEMPTS):
+    for attempt in range(retry.ATTEMPTS):
         try:
             with ctx.engine.begin() as conn:
                 row: Row[Any] | None = conn.execute(_READ, {"id": invoice_id}).first()
@@ -70,7 +70,7 @@ def _change(ctx: Context, invoice_id: int, actor: str, action: str, allowed: set
                              before=row.status, after=after, reason=reason, detail=detail)
             return Change(invoice_id, action, row.status, after, message)
         except (_Changed, IntegrityError, OperationalError):
-            continue  # someone else changed it (or the audit chain head) first: re-check
+            retry.pause(attempt)  # someone else changed it (or the audit chain head) first
     raise WorkflowError(f"invoice {invoice_id} is being changed by someone else; try again")
 
 

@@ -21,6 +21,7 @@ from einvoice.duedates import pay_by, skonto_deadline
 from einvoice.formats.reader import Reading
 from einvoice.model import Invoice as InvoiceModel
 from einvoice.routing import office_for
+from einvoice.store import retry
 from einvoice.store import tables as t
 from einvoice.store.db import session_scope
 from einvoice.store.types import ExactDecimal, utcnow
@@ -87,8 +88,8 @@ def _insert(s: Session, table: type[SQLModel], values: dict[str, Any]) -> int:
 
 def _once(engine: Engine, write: Callable[[Session], T], find: Callable[[], T | None]) -> T:
     """Run a unique write; when a concurrent writer committed the same row first, return that.
-    A conflict on the submission row (not ours to find) is simply retried once."""
-    for _attempt in range(8):  # conflicts: the same bytes, or the audit chain head
+    Other conflicts (the submission row, the audit chain head) are retried after a pause."""
+    for attempt in range(retry.ATTEMPTS):
         try:
             with session_scope(engine) as s:
                 return write(s)
@@ -96,6 +97,7 @@ def _once(engine: Engine, write: Callable[[Session], T], find: Callable[[], T | 
             found = find()
             if found is not None:
                 return found
+            retry.pause(attempt)
     raise RuntimeError("unique write kept conflicting")  # pragma: no cover
 
 

@@ -1,0 +1,304 @@
+"""HTTP intake: the upload API for suppliers, their upload page, and a health check.
+
+A thin shell over ``pipeline.ingest`` and the read queries; the Context is opened once at
+startup. Uploads are size-limited while the body streams in (``BodyLimit``), so an oversized
+request is refused before it fills memory. ``ingest`` is synchronous and CPU-heavy, so it runs
+in the thread pool; its writes are unique by SHA-256 and retried on conflicts, which makes
+concurrent uploads safe on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date
+from typing import Annotated, Any
+
+from anyio import CapacityLimiter, to_thread
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from jinja2 import Environment, PackageLoader, select_autoescape
+from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, col, select
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from einvoice.config import Settings
+from einvoice.context import Context, open_context
+from einvoice.errors import EinvoiceError, TooLarge
+from einvoice.pipeline import IngestResult, Submission, ingest
+from einvoice.queries import get_case
+from einvoice.store import tables as t
+from einvoice.tokens import authenticate
+from einvoice.validation.report import VERDICT_DE
+
+API_UPLOAD, PAGE_UPLOAD = "/api/v1/invoices", "/upload"
+MULTIPART_SLACK = 64 * 1024  # boundaries, part headers and the token field around the file
+# what a supplier may see: an internal hold is still "pending" to them
+SUPPLIER_STATUS = {"on_hold": "pending"}
+STATUS_DE = {"received": "eingegangen", "pending": "in Prüfung", "invalid": "ungültig",
+             "quarantined": "nicht lesbar", "duplicate": "bereits eingegangen (Duplikat)",
+             "approved": "freigegeben", "rejected": "abgelehnt",
+             "exported": "zur Zahlung übergeben"}
+LEVEL_DE = {"error": "Fehler", "warning": "Warnung", "information": "Hinweis"}
+
+_env = Environment(loader=PackageLoader("einvoice", "templates"),
+                   autoescape=select_autoescape(["html"]))
+
+
+class FindingOut(BaseModel):
+    rule_id: str
+    flag: str
+    level: str
+    term: str | None
+    location: str | None
+    line: int | None
+    message: str
+
+
+class DocumentOut(BaseModel):
+    invoice_id: int
+    filename: str | None
+    kind: str
+    status: str
+    verdict: str | None
+    error: str | None
+    findings: list[FindingOut]
+
+
+class Receipt(BaseModel):
+    submission_id: int
+    sha256: str
+    documents: list[DocumentOut]
+
+
+class InvoiceStatus(BaseModel):
+    invoice_id: int
+    number: str | None
+    status: str
+    verdict: str | None
+    pay_by: date | None
+
+
+# ------------------------------------------------------------------ size limit
+
+
+class BodyLimit:
+    """Refuse upload bodies above the limit while they stream in (HTTP 413): a declared
+    Content-Length is checked before anything is read, a chunked body chunk by chunk."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in (API_UPLOAD, PAGE_UPLOAD):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        multipart = headers.get(b"content-type", b"").startswith(b"multipart/")
+        limit = self.limit + (MULTIPART_SLACK if multipart else 0)
+        declared = int(headers.get(b"content-length", b"0") or 0)
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            if declared > limit:
+                raise _too_large(self.limit)
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise _too_large(self.limit)
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def _too_large(limit: int) -> HTTPException:
+    return HTTPException(413, f"Upload größer als {limit} Bytes / upload exceeds {limit} bytes")
+
+
+# ------------------------------------------------------------------ shared steps
+
+
+def _ctx(request: Request) -> Context:
+    ctx = request.app.state.ctx
+    assert isinstance(ctx, Context)
+    return ctx
+
+
+CtxDep = Annotated[Context, Depends(_ctx)]
+_bearer = HTTPBearer(auto_error=False, description="per-supplier API token "
+                     "(`einvoice supplier token create`)")
+
+
+def _supplier(ctx: CtxDep, cred: Annotated[HTTPAuthorizationCredentials | None,
+                                             Depends(_bearer)]) -> int:
+    """The authenticated supplier's id; 401 for a missing, unknown or revoked token."""
+    supplier = authenticate(ctx, cred.credentials) if cred else None
+    if supplier is None:
+        raise HTTPException(401, "missing, unknown or revoked API token",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return supplier
+
+
+SupplierDep = Annotated[int, Depends(_supplier)]
+
+
+async def _file_part(request: Request) -> tuple[bytes, str | None]:
+    """The ``file`` part of a multipart form (spooled to disk by Starlette while parsing)."""
+    form = await request.form(max_files=1)
+    part = form.get("file")
+    if not isinstance(part, UploadFile):
+        raise HTTPException(400, "multipart upload needs a 'file' part")
+    return await part.read(), part.filename
+
+
+async def _ingest(request: Request, data: bytes, filename: str | None,
+                  supplier_id: int) -> IngestResult:
+    """Run ingest in a worker thread, at most ``settings.workers`` at a time: it is CPU-bound,
+    so more threads would not finish sooner, and fewer concurrent writers keep the retries of
+    the pipeline's unique writes (audit chain head) short."""
+    ctx, limiter = _ctx(request), request.app.state.ingest_limiter
+    if not data:
+        raise HTTPException(400, "Leere Datei / empty upload")
+    if len(data) > ctx.settings.max_upload_bytes:
+        raise _too_large(ctx.settings.max_upload_bytes)
+    sub = Submission(data, "upload", filename=filename, supplier_id=supplier_id)
+    try:
+        return await to_thread.run_sync(ingest, ctx, sub, limiter=limiter)
+    except TooLarge as exc:
+        raise HTTPException(413, str(exc)) from exc
+    except EinvoiceError as exc:
+        raise HTTPException(422, str(exc)) from exc
+
+
+def _receipt(ctx: Context, result: IngestResult) -> Receipt:
+    docs = []
+    for outcome in result.outcomes:
+        case = get_case(ctx, outcome.invoice_id)
+        docs.append(DocumentOut(
+            invoice_id=outcome.invoice_id, filename=outcome.filename, kind=outcome.kind,
+            status=case.invoice.status, verdict=case.invoice.verdict, error=outcome.error,
+            findings=[FindingOut(rule_id=f.rule_id, flag=f.flag, level=f.level, term=f.term,
+                                 location=f.location, line=f.line, message=f.message)
+                      for f in case.findings]))
+    return Receipt(submission_id=result.submission_id, sha256=result.sha256, documents=docs)
+
+
+def _accepted(receipt: Receipt) -> bool:
+    """False when a document could not be read at all (e.g. refused XML): answered 422."""
+    return all(d.status != "quarantined" for d in receipt.documents)
+
+
+def _render(name: str, status: int = 200, **values: Any) -> HTMLResponse:
+    page = _env.get_template(name).render(status_de=STATUS_DE, verdict_de=VERDICT_DE,
+                                          level_de=LEVEL_DE, **values)
+    return HTMLResponse(page, status_code=status)
+
+
+# ------------------------------------------------------------------ endpoints
+
+_UPLOAD_BODY = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary"}}}},
+    "application/xml": {"schema": {"type": "string", "format": "binary"}},
+    "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+async def upload_invoice(request: Request, ctx: CtxDep, supplier: SupplierDep,
+                         filename: str | None = None) -> JSONResponse:
+    """Submit one invoice (XML, PDF or ZIP) as a multipart ``file`` or as the raw body;
+    answers with the receipt (422 with the same receipt when a document was unreadable)."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        data, filename = await _file_part(request)
+    else:
+        data = await request.body()
+    result = await _ingest(request, data, filename, supplier)
+    receipt = await run_in_threadpool(_receipt, ctx, result)
+    return JSONResponse(receipt.model_dump(mode="json"),
+                        status_code=200 if _accepted(receipt) else 422)
+
+
+def invoice_status(invoice_id: int, ctx: CtxDep, supplier: SupplierDep) -> InvoiceStatus:
+    """Status of one of the supplier's own invoices; 404 for anyone else's."""
+    q = (select(t.Invoice, t.Submission.supplier_id)
+         .join(t.Document, col(t.Document.id) == col(t.Invoice.document_id))
+         .join(t.Submission, col(t.Submission.id) == col(t.Document.submission_id))
+         .where(t.Invoice.id == invoice_id))
+    with Session(ctx.engine) as s:
+        row = s.exec(q).first()
+    if row is None or row[1] != supplier:
+        raise HTTPException(404, f"no invoice with id {invoice_id}")
+    inv = row[0]
+    return InvoiceStatus(invoice_id=invoice_id, number=inv.number,
+                         status=SUPPLIER_STATUS.get(inv.status, inv.status),
+                         verdict=inv.verdict, pay_by=inv.pay_by)
+
+
+def healthz(ctx: CtxDep) -> JSONResponse:
+    """200 when the database answers, 503 otherwise."""
+    try:
+        with ctx.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok"})
+
+
+def upload_page() -> HTMLResponse:
+    return _render("upload.html")
+
+
+async def upload_form(request: Request, ctx: CtxDep) -> HTMLResponse:
+    """The page's form: the same steps as the API, answered with a readable receipt."""
+    form = await request.form(max_files=1)
+    token, part = form.get("token"), form.get("file")
+    if not isinstance(part, UploadFile) or not part.filename:
+        return _render("upload.html", 400, error="Bitte wählen Sie eine Rechnungsdatei aus.")
+    supplier = await run_in_threadpool(authenticate, ctx, token) if isinstance(token, str) \
+        else None
+    if supplier is None:
+        return _render("upload.html", 401, error="Der API-Schlüssel ist unbekannt oder "
+                       "wurde widerrufen.")
+    result = await _ingest(request, await part.read(), part.filename, supplier)
+    receipt = await run_in_threadpool(_receipt, ctx, result)
+    return _render("receipt.html", 200 if _accepted(receipt) else 422, receipt=receipt)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Errors of the upload page are shown on the page, everything else as JSON."""
+    assert isinstance(exc, StarletteHTTPException)
+    if request.url.path == PAGE_UPLOAD:
+        return _render("upload.html", exc.status_code, error=str(exc.detail))
+    return await http_exception_handler(request, exc)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The ASGI app; the database Context is opened at startup and closed at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.ctx = await run_in_threadpool(open_context, settings)
+        app.state.ingest_limiter = CapacityLimiter(max(1, settings.workers))
+        try:
+            yield
+        finally:
+            app.state.ctx.close()
+
+    app = FastAPI(title="einvoice – Rechnungseingang", version="1", lifespan=lifespan)
+    app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.post(API_UPLOAD, response_model=Receipt, openapi_extra=_UPLOAD_BODY,
+             responses={401: {}, 413: {}, 422: {"model": Receipt}})(upload_invoice)
+    app.get(API_UPLOAD + "/{invoice_id}", responses={401: {}, 404: {}})(invoice_status)
+    app.get("/healthz")(healthz)
+    app.get("/", response_class=HTMLResponse, include_in_schema=False)(upload_page)
+    app.post(PAGE_UPLOAD, response_class=HTMLResponse, include_in_schema=False)(upload_form)
+    return app

@@ -1,0 +1,140 @@
+"""A throwaway Dovecot IMAP server for the mail-intake tests.
+
+Runs the real Debian ``dovecot`` on a free loopback port with its own configuration, maildir and
+runtime folder under a temporary directory. Dovecot refuses to run mail processes as root, so
+mail is owned by ``nobody``; logins use a passwd-file with a plain password.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+USER = "rechnung"
+PASSWORD = "geheim"
+BINARY = shutil.which("dovecot") or "/usr/sbin/dovecot"
+
+CONFIG = """\
+protocols = imap
+listen = 127.0.0.1
+base_dir = {root}/run
+state_dir = {root}/state
+instance_name = einvoice-test-{port}
+log_path = {root}/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_login_user = dovenull
+default_internal_user = dovecot
+mail_uid = nobody
+mail_gid = nogroup
+first_valid_uid = 1
+mail_location = maildir:{root}/mail/%u
+mail_plugins =
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {root}/passwd
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {root}/passwd
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service stats {{
+  unix_listener stats-writer {{
+    mode = 0666
+  }}
+}}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def dovecot_binary() -> str:
+    """The dovecot binary; in CI its absence is an error, elsewhere the test is skipped."""
+    if not os.access(BINARY, os.X_OK):
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("dovecot not installed (apt-get install dovecot-imapd; required in CI)")
+        pytest.skip("dovecot not installed (apt-get install dovecot-imapd)")
+    return BINARY
+
+
+@dataclass
+class Dovecot:
+    """One running server: ``stop`` cuts every connection, ``start`` brings it back on the same
+    port with the same mail."""
+
+    root: Path
+    port: int
+    binary: str
+    process: subprocess.Popen[bytes] | None = None
+
+    host = "127.0.0.1"
+    user = USER
+    password = PASSWORD
+
+    @property
+    def config(self) -> Path:
+        return self.root / "dovecot.conf"
+
+    def start(self) -> None:
+        # foreground, in a session of its own: stop() then ends master and children together
+        self.process = subprocess.Popen([self.binary, "-F", "-c", str(self.config)],
+                                        start_new_session=True)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((self.host, self.port), 1) as conn:
+                    if conn.recv(64).startswith(b"* OK"):
+                        break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            self.stop()
+            raise RuntimeError(f"dovecot did not start: {self.log()}")
+
+    def stop(self) -> None:
+        """Kill the master and every IMAP process at once: open connections are cut."""
+        if self.process is None:
+            return
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=15)
+        self.process = None
+
+    def log(self) -> str:
+        path = self.root / "dovecot.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+def make_dovecot(root: Path) -> Dovecot:
+    """Write the configuration, user database and mail folder; the server is not started."""
+    binary = dovecot_binary()
+    port = _free_port()
+    for sub in ("run", "state", "mail"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    (root / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n", encoding="utf-8")
+    (root / "dovecot.conf").write_text(CONFIG.format(root=root, port=port), encoding="utf-8")
+    shutil.chown(root / "mail", "nobody", "nogroup")
+    root.chmod(0o755)  # mail and auth processes run unprivileged and must reach their files
+    return Dovecot(root, port, binary)
