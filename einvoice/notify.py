@@ -32,6 +32,7 @@ from einvoice.config import Smtp
 from einvoice.context import Context
 from einvoice.errors import NotFound
 from einvoice.model import Invoice as InvoiceModel
+from einvoice.queries import invoice_rows
 from einvoice.store import tables as t
 from einvoice.store.types import utcnow
 
@@ -100,13 +101,7 @@ def queue_rejection(ctx: Context, invoice_id: int, reason: str) -> int | None:
     """Record the notice that a person rejected the invoice, with the reason. Returns its id,
     or None when it was recorded before or there is no address to send it to."""
     with Session(ctx.engine) as s:
-        inv = s.get(t.Invoice, invoice_id)
-        if inv is None:
-            raise NotFound(f"no invoice with id {invoice_id}")
-        doc = s.get(t.Document, inv.document_id)
-        assert doc is not None
-        sub = s.get(t.Submission, doc.submission_id)
-        assert sub is not None
+        inv, _doc, sub = invoice_rows(s, invoice_id)
     return _for_invoice(ctx.engine, f"rejected:invoice:{invoice_id}", REJECTED, sub, inv,
                         partial(notify_text.rejected, sub, inv, reason))
 

@@ -93,15 +93,21 @@ class Case:
     events: list[t.AuditEvent]
 
 
+def invoice_rows(s: Session, invoice_id: int) -> tuple[t.Invoice, t.Document, t.Submission]:
+    """The invoice case with the document and submission it came from."""
+    inv = s.get(t.Invoice, invoice_id)
+    if inv is None:
+        raise NotFound(f"no invoice with id {invoice_id}")
+    doc = s.get(t.Document, inv.document_id)
+    assert doc is not None
+    sub = s.get(t.Submission, doc.submission_id)
+    assert sub is not None
+    return inv, doc, sub
+
+
 def get_case(ctx: Context, invoice_id: int) -> Case:
     with Session(ctx.engine) as s:
-        inv = s.get(t.Invoice, invoice_id)
-        if inv is None:
-            raise NotFound(f"no invoice with id {invoice_id}")
-        doc = s.get(t.Document, inv.document_id)
-        assert doc is not None
-        sub = s.get(t.Submission, doc.submission_id)
-        assert sub is not None
+        inv, doc, sub = invoice_rows(s, invoice_id)
         findings = list(s.exec(select(t.Finding).where(t.Finding.invoice_id == invoice_id)
                                .order_by(col(t.Finding.id))).all())
         supplier = lookup(s, inv.seller_vat_id, inv.seller_name)
