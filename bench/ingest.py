@@ -61,12 +61,12 @@ def main() -> None:
         inbox = base / "inbox"
         inbox.mkdir()
         make_folder(inbox, args.count)
-        settings = load_settings(data_dir=base / "data", inbox_dir=inbox,
+        settings = load_settings(data_dir=base / "data", inbox_dir=inbox, settle_seconds=0,
                                  database_url=args.database_url)
         ctx = open_context(settings)
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         start = time.perf_counter()
-        results = list(scan(ctx, inbox, settings.workers))
+        results = list(scan(ctx, settings.folders[0], settings.workers))
         elapsed = time.perf_counter() - start
         rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         ok = sum(r.ok for r in results)

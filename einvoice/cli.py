@@ -149,14 +149,15 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="files or folders", 
 
 @app.command()
 def scan(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """Process the drop folder; files move to processed/ or failed/ after the commit."""
+    """Process the drop folders; files move to processed/ or failed/ after the commit."""
     from einvoice.intake.folder import pending_files
-    from einvoice.intake.folder import scan as scan_inbox
+    from einvoice.intake.folder import scan as scan_folder
 
     with context(config) as ctx:
-        inbox = ctx.settings.inbox_dir
-        total = len(pending_files(inbox))
-        _run(scan_inbox(ctx, inbox, ctx.settings.workers), total, as_json)
+        folders = ctx.settings.folders
+        total = sum(len(pending_files(f.path, ctx.settings.settle_seconds)) for f in folders)
+        results = (res for f in folders for res in scan_folder(ctx, f, ctx.settings.workers))
+        _run(results, total, as_json)
 
 
 def _parse_date(value: str | None) -> date | None:

@@ -41,6 +41,16 @@ class Mailbox(BaseModel):
     batch_size: int = 50
 
 
+class DropFolder(BaseModel):
+    """A folder whose files are submissions, e.g. an SFTP upload area or the output folder of a
+    Peppol access point; ``channel`` names it on the submissions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path
+    channel: str = "folder"
+
+
 class Smtp(BaseModel):
     """Where notices to suppliers are sent."""
 
@@ -65,6 +75,10 @@ class Settings(BaseSettings):
     archive_dir: Path | None = Field(None, description="originals, content-addressed")
     export_dir: Path | None = Field(None, description="export batches")
     inbox_dir: Path = Field(Path("inbox"), description="drop folder scanned by `einvoice scan`")
+    drop_folders: list[DropFolder] = Field(
+        default_factory=list, description="further drop folders, each with its channel name")
+    settle_seconds: float = Field(2.0, description="a file younger than this (mtime) may still "
+                                  "be being written and waits for the next scan")
     max_submission_bytes: int = Field(100 * MB, description="larger submissions are refused")
     max_xml_bytes: int = Field(64 * MB, description="larger XML documents are quarantined")
     max_zip_members: int = Field(500, description="members per ZIP before it counts as a bomb")
@@ -103,6 +117,11 @@ class Settings(BaseSettings):
         # Environment beats the file (passed in as init values), so an operator can override
         # one value of a shared settings file without editing it.
         return (env_settings, init_settings)
+
+    @property
+    def folders(self) -> list[DropFolder]:
+        """The default inbox first, then the configured drop folders."""
+        return [DropFolder(path=self.inbox_dir), *self.drop_folders]
 
     @property
     def db_url(self) -> str:

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
+from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from einvoice.cli import app
+from einvoice.config import load_settings
+from einvoice.context import open_context
+from einvoice.store import tables as t
 
 XR = "valid/xrechnung-testsuite/technical-cases/cius"
 
@@ -18,6 +24,7 @@ XR = "valid/xrechnung-testsuite/technical-cases/cius"
 def run(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("EINVOICE_DATABASE_URL", db_url)
+    monkeypatch.setenv("EINVOICE_SETTLE_SECONDS", "0")
     runner = CliRunner()
 
     def invoke(*args: str, code: int = 0) -> str:
@@ -94,3 +101,33 @@ def test_supplier_master_data(run) -> None:  # type: ignore[no-untyped-def]
     assert row["vat_id"] == "DE123456789" and row["account"] == "6800"
     assert row["ibans"] == ["DE02120300000000202051", "DE02500105170137075030"]
     run("supplier", "add", "--name", "X", "--iban", "DE00000000000000000000", code=2)
+
+
+def test_several_drop_folders_and_files_still_being_written(
+        run, tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    sftp, peppol = tmp_path / "sftp", tmp_path / "peppol"
+    sftp.mkdir()
+    peppol.mkdir()
+    (tmp_path / "einvoice.toml").write_text(
+        f'settle_seconds = 60\n[[drop_folders]]\npath = "{sftp}"\nchannel = "sftp"\n'
+        f'[[drop_folders]]\npath = "{peppol}"\nchannel = "peppol"\n')
+    monkeypatch.delenv("EINVOICE_SETTLE_SECONDS")
+    monkeypatch.setenv("EINVOICE_CONFIG", str(tmp_path / "einvoice.toml"))
+    data = (corpus / XR / "01.01_comprehensive_test_ubl.xml").read_bytes()
+    (sftp / "a.xml").write_bytes(data)
+    other = data.replace(b"<cbc:ID>1234567</cbc:ID>", b"<cbc:ID>B</cbc:ID>", 1)
+    (peppol / "b.xml").write_bytes(other)
+    assert json.loads(run("scan", "--json")) == []  # just written: may still be growing
+    old = time.time() - 120
+    for path in (sftp / "a.xml", peppol / "b.xml"):
+        os.utime(path, (old, old))
+    done = json.loads(run("scan", "--json"))
+    assert {Path(r["moved_to"]).parent for r in done} == {sftp / "processed", peppol / "processed"}
+    rows = json.loads(run("show", "--json", str(done[0]["documents"][0]["invoice_id"])))
+    assert rows["status"] == "pending"
+
+    ctx = open_context(load_settings())
+    with Session(ctx.engine) as s:
+        channels = sorted(sub.channel for sub in s.exec(select(t.Submission)).all())
+    ctx.close()
+    assert channels == ["peppol", "sftp"]

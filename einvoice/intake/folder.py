@@ -18,7 +18,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from einvoice.config import Settings
+from einvoice.config import DropFolder, Settings
 from einvoice.context import Context
 from einvoice.errors import InputError
 from einvoice.formats.detect import Container, sniff
@@ -154,16 +154,21 @@ def _move(path: Path, folder: Path, digest: str | None) -> Path:
     return target
 
 
-def pending_files(inbox: Path) -> list[Path]:
-    """Files waiting in the inbox (the ``processed`` and ``failed`` folders excluded)."""
+def pending_files(inbox: Path, settle_seconds: float = 0.0) -> list[Path]:
+    """Files waiting in the inbox (the ``processed`` and ``failed`` folders excluded); a file
+    modified within the last ``settle_seconds`` may still be being written and is left alone."""
     inbox.mkdir(parents=True, exist_ok=True)
-    return list(iter_files(inbox, frozenset({PROCESSED, FAILED})))
+    settled = time.time() - settle_seconds
+    return [p for p in iter_files(inbox, frozenset({PROCESSED, FAILED}))
+            if p.stat().st_mtime <= settled]
 
 
-def scan(ctx: Context, inbox: Path, workers: int = 1) -> Iterator[FileResult]:
-    """Process every file waiting in the inbox; each is moved once its documents are committed,
-    and a note beside a failed file says why it failed."""
-    for res in ingest_files(ctx, pending_files(inbox), "folder", workers):
+def scan(ctx: Context, folder: DropFolder, workers: int = 1) -> Iterator[FileResult]:
+    """Process every file waiting in a drop folder; each is moved once its documents are
+    committed, and a note beside a failed file says why it failed."""
+    inbox = folder.path
+    files = pending_files(inbox, ctx.settings.settle_seconds)
+    for res in ingest_files(ctx, files, folder.channel, workers):
         digest = res.result.sha256 if res.result else None
         res.moved_to = _move(res.path, inbox / (PROCESSED if res.ok else FAILED), digest)
         if not res.ok:
