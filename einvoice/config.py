@@ -102,6 +102,22 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(50 * MB, description="larger uploads get HTTP 413")
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    datev_adviser: int = Field(1001, description="DATEV Beraternummer")
+    datev_client: int = Field(1, description="DATEV Mandantennummer")
+    datev_chart: Literal["03", "04"] = Field("03", description="SKR03 or SKR04")
+    datev_account_length: int = Field(4, description="length of G/L accounts (4-8)")
+    datev_fiscal_year_start: str = Field("0101", description="MMDD")
+    datev_default_account: str = Field("4900", description="expense account when none assigned")
+    datev_default_creditor: str = Field("70000", description="creditor account when the "
+                                        "supplier has none")
+    datev_tax_keys: dict[str, str] = Field(
+        default_factory=lambda: {"19": "9", "7": "8"},
+        description="VAT rate -> DATEV BU-Schlüssel (input tax keys; check with accounting)")
+    datev_per_line: bool = Field(False, description="one booking per line item instead of per "
+                                 "VAT rate")
+    export_time: str = Field("0 2 * * *", description="nightly export, cron, Europe/Berlin")
+    poll_minutes: int = Field(5, description="mailbox and drop-folder interval")
+    serve_http: bool = Field(False, description="`einvoice run` also serves the upload app")
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1,
                          description="processes reading documents during large ingests")
 

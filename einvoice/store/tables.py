@@ -90,6 +90,7 @@ class Invoice(SQLModel, table=True):
     ibans: str | None = Field(default=None, max_length=512)
     note: str | None = Field(default=None, sa_column=Column(Text))
     version: int = 0
+    export_batch_id: int | None = Field(default=None, foreign_key="exportbatch.id", index=True)
     received_at: datetime = Field(sa_type=AwareDateTime, default_factory=utcnow)
     updated_at: datetime = Field(sa_type=AwareDateTime, default_factory=utcnow)
 
@@ -213,3 +214,28 @@ class Notice(SQLModel, table=True):
     created_at: datetime = Field(sa_type=AwareDateTime, default_factory=utcnow)
     sent_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
     error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class ExportBatch(SQLModel, table=True):
+    """One hand-off to accounting: its folder, and the manifest that lists every file's SHA-256.
+
+    Recorded in the same transaction that marks its invoices exported."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(sa_type=AwareDateTime, default_factory=utcnow)
+    folder: str = Field(max_length=1024)
+    invoice_count: int
+    gross_total: Decimal | None = Field(default=None, sa_type=ExactDecimal)
+    manifest_sha256: str = Field(max_length=64)
+    actor: str = Field(max_length=128)
+
+
+class JobRun(SQLModel, table=True):
+    """The last run of each scheduled job, for `einvoice status` and missed-run catch-up."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    job: str = Field(max_length=64, index=True)
+    started_at: datetime = Field(sa_type=AwareDateTime, default_factory=utcnow)
+    finished_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
+    ok: bool | None = None
+    detail: str | None = Field(default=None, sa_column=Column(Text))
