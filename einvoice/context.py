@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from einvoice.config import Settings
+from einvoice.store import retry
 from einvoice.store.archive import Archive
 from einvoice.store.db import is_current, make_engine, migrate
 
@@ -24,6 +26,11 @@ class Context:
 def open_context(settings: Settings) -> Context:
     """Engine and archive for the settings; the schema is created or upgraded when needed."""
     engine = make_engine(settings.db_url)
-    if not is_current(engine):
-        migrate(engine)
+    for attempt in range(retry.ATTEMPTS):
+        if is_current(engine):
+            break
+        try:
+            migrate(engine)
+        except DBAPIError:  # another process is creating the same schema right now
+            retry.pause(attempt)
     return Context(settings=settings, engine=engine, archive=Archive(settings.archive_path))

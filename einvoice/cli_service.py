@@ -1,0 +1,89 @@
+"""Service commands: ``einvoice run``, ``einvoice status`` and ``einvoice report``."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from einvoice.cli_common import ConfigOpt, JsonOpt, app, console, context, emit_json, fail
+from einvoice.config import load_settings
+from einvoice.errors import EinvoiceError
+
+
+@app.command()
+def run(config: ConfigOpt = None,
+        log_json: Annotated[bool, typer.Option("--log-json", envvar="EINVOICE_LOG_JSON",
+                                               help="log JSON lines")] = False,
+        verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logs")] = False,
+        ) -> None:
+    """Run the service: poll mailboxes and drop folders, send notices, export nightly,
+    and serve the upload app if `serve_http` is set. SIGTERM stops it cleanly."""
+    import logging
+
+    from einvoice.scheduler import configure_logging, run_service
+
+    configure_logging(log_json, logging.DEBUG if verbose else logging.INFO)
+    try:
+        run_service(load_settings(config))
+    except EinvoiceError as exc:
+        fail(str(exc))
+
+
+def _when(value: str | None) -> str:
+    return value[:19].replace("T", " ") if value else "–"
+
+
+@app.command()
+def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Last run of each job, queue sizes, last export and recent errors."""
+    from einvoice.status import service_status
+
+    with context(config) as ctx:
+        data = service_status(ctx)
+    if as_json:
+        emit_json(data)
+        return
+    jobs = Table("job", "last run (UTC)", "ok", "detail", title="jobs")
+    for job, r in data["jobs"].items():
+        if r is None:
+            jobs.add_row(job, "never", "", "")
+        else:
+            ok = "running" if r["finished_at"] is None else ("yes" if r["ok"] else "[red]NO[/red]")
+            jobs.add_row(job, _when(r["started_at"]), ok, r["detail"] or "")
+    console.print(jobs)
+    queues = Table("status", "invoices", title="queues")
+    for name, n in data["queues"].items():
+        queues.add_row(name, str(n))
+    console.print(queues)
+    b: dict[str, Any] | None = data["last_export"]
+    console.print("last export: " + ("none" if b is None else
+                  f"batch {b['id']} at {_when(b['created_at'])}, {b['invoice_count']} invoices, "
+                  f"{b['gross_total']} gross, {b['folder']}"), highlight=False)
+    console.print(f"notices not yet sent: {data['notices_unsent']}")
+    for e in data["errors"]:
+        console.print(f"[red]{_when(e['at'])} {e['source']}[/red]: {e['error']}", highlight=False)
+
+
+def _date(value: str) -> date:
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        fail(f"not a date (YYYY-MM-DD): {value}")
+
+
+@app.command()
+def report(since: Annotated[str | None, typer.Option(help="from YYYY-MM-DD; default: 30 days "
+                                                     "ago")] = None,
+           output: Annotated[Path, typer.Option("--output", "-o")] = Path("report.html"),
+           config: ConfigOpt = None) -> None:
+    """The overview for the head of finance: a self-contained HTML page with charts."""
+    from einvoice.report import write_report
+
+    start = _date(since) if since else date.today() - timedelta(days=30)
+    with context(config) as ctx:
+        write_report(ctx, start, output)
+    console.print(f"report written: {output}")

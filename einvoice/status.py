@@ -1,0 +1,70 @@
+"""What ``einvoice status`` shows: is the service alive and is work piling up?
+
+Last run of each scheduled job, queue sizes by invoice status, the last export batch, unsent
+notices and the most recent errors (failed job runs, notices that could not be sent).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from einvoice.context import Context
+from einvoice.store.tables import ExportBatch, Invoice, JobRun, Notice
+
+JOBS = ("intake", "notify", "export")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _run(row: JobRun) -> dict[str, Any]:
+    return {"job": row.job, "started_at": _iso(row.started_at),
+            "finished_at": _iso(row.finished_at), "ok": row.ok, "detail": row.detail}
+
+
+def service_status(ctx: Context, errors: int = 10) -> dict[str, Any]:
+    """Everything ``einvoice status`` shows, as plain JSON-ready data."""
+    with Session(ctx.engine) as s:
+        latest = (select(JobRun.job, func.max(JobRun.id).label("id"))
+                  .group_by(col(JobRun.job)).subquery())
+        last_runs = s.exec(select(JobRun).join(latest, col(JobRun.id) == latest.c.id)).all()
+        jobs: dict[str, Any] = {job: None for job in JOBS}
+        for row in sorted(last_runs, key=lambda r: r.job):
+            jobs[row.job] = _run(row)
+        last_ok = dict(s.exec(select(JobRun.job, func.max(JobRun.started_at))
+                              .where(col(JobRun.ok).is_(True))
+                              .group_by(col(JobRun.job))).all())
+        for job, run in jobs.items():
+            if run is not None:
+                run["last_ok_at"] = _iso(last_ok.get(job))
+        queues = dict(s.exec(select(Invoice.status, func.count())
+                             .group_by(col(Invoice.status))).all())
+        batch = s.exec(select(ExportBatch).order_by(col(ExportBatch.id).desc()).limit(1)).first()
+        failed = s.exec(select(JobRun).where(col(JobRun.ok).is_(False))
+                        .order_by(col(JobRun.id).desc()).limit(errors)).all()
+        unsent = s.exec(select(func.count()).select_from(Notice)
+                        .where(col(Notice.sent_at).is_(None))).one()
+        notice_errors = s.exec(select(Notice).where(col(Notice.sent_at).is_(None),
+                                                    col(Notice.error).is_not(None))
+                               .order_by(col(Notice.id).desc()).limit(errors)).all()
+    recent: list[dict[str, Any]] = [
+        {"source": f"job:{r.job}", "at": _iso(r.finished_at or r.started_at), "error": r.detail}
+        for r in failed]
+    recent += [{"source": f"notice:{n.id}", "at": _iso(n.created_at), "error": n.error}
+               for n in notice_errors]
+    recent.sort(key=lambda e: e["at"] or "", reverse=True)
+    return {
+        "jobs": jobs,
+        "queues": {k: int(v) for k, v in sorted(queues.items())},
+        "last_export": None if batch is None else {
+            "id": batch.id, "created_at": _iso(batch.created_at), "folder": batch.folder,
+            "invoice_count": batch.invoice_count,
+            "gross_total": None if batch.gross_total is None else str(batch.gross_total)},
+        "notices_unsent": int(unsent),
+        "errors": recent[:errors],
+    }
