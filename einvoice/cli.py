@@ -213,7 +213,7 @@ def show(invoice_id: Annotated[int, typer.Argument(help="invoice id from `einvoi
 
 
 # the command groups of the other stages register themselves on the app
-from einvoice import cli_http, cli_mail, cli_service, cli_workflow  # noqa: E402,F401
+from einvoice import cli_export, cli_http, cli_mail, cli_service, cli_workflow  # noqa: E402,F401
 
 if __name__ == "__main__":
     app()

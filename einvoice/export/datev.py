@@ -1,0 +1,284 @@
+"""DATEV Buchungsstapel (EXTF, format category 21, format version 13) for supplier invoices.
+
+Files ``EXTF_Buchungsstapel_<YYYY>.csv`` (one per calendar year of the document date, and per
+fiscal year when that does not start on 1 January, because Belegdatum is ``TTMM`` and DATEV takes
+the year from the header period): Windows-1252 (characters it lacks become ``?``), CRLF, ``;``,
+text in double quotes, amounts with decimal comma. Line 1 is the 31-field header, line 2 the
+heading of all 125 columns of format version 13, then one booking per line.
+
+Booking (the usual way for an incoming invoice): Konto = the supplier's creditor account,
+Gegenkonto = the expense G/L account, Soll/Haben ``H`` (creditor credited) on an invoice and
+``S`` on a credit note; one line per VAT breakdown (BG-23) carrying the gross amount of that rate
+(BT-116 + BT-117) with the input-tax key (BU-Schlüssel) for the rate, so DATEV derives the tax and
+the lines of an invoice add up to BT-112. A negative amount flips S/H (DATEV amounts are always
+positive); a zero amount is not booked. With ``per_line``: one booking per invoice line (its net
+amount plus its VAT, on the line's own account and cost centre) and per document-level allowance
+or charge; rounding differences within a rate go to the largest booking of that rate, so the
+invoice still adds up to BT-112 exactly.
+
+Tax keys: ``datev_tax_keys`` is looked up by ``"<category>:<rate>"`` (e.g. ``"AE:19"``), then by
+category (``"AE"``), then by rate (``"19"``); no match: no key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from einvoice.export import BatchInfo, DatevParams, ExportItem
+
+BERLIN = ZoneInfo("Europe/Berlin")
+CENT = Decimal("0.01")
+
+COLUMNS: tuple[str, ...] = (
+    "Umsatz (ohne Soll/Haben-Kz)", "Soll/Haben-Kennzeichen", "WKZ Umsatz", "Kurs",
+    "Basis-Umsatz", "WKZ Basis-Umsatz", "Konto", "Gegenkonto (ohne BU-Schlüssel)",
+    "BU-Schlüssel", "Belegdatum", "Belegfeld 1", "Belegfeld 2", "Skonto", "Buchungstext",
+    "Postensperre", "Diverse Adressnummer", "Geschäftspartnerbank", "Sachverhalt", "Zinssperre",
+    "Beleglink",
+    *(f"Beleginfo - {kind} {n}" for n in range(1, 9) for kind in ("Art", "Inhalt")),
+    "KOST1 - Kostenstelle", "KOST2 - Kostenstelle", "Kost-Menge",
+    "EU-Land u. UStID (Bestimmung)", "EU-Steuersatz (Bestimmung)", "Abw. Versteuerungsart",
+    "Sachverhalt L+L", "Funktionsergänzung L+L", "BU 49 Hauptfunktionstyp",
+    "BU 49 Hauptfunktionsnummer", "BU 49 Funktionsergänzung",
+    *(f"Zusatzinformation - {kind} {n}" for n in range(1, 21) for kind in ("Art", "Inhalt")),
+    "Stück", "Gewicht", "Zahlweise", "Forderungsart", "Veranlagungsjahr",
+    "Zugeordnete Fälligkeit", "Skontotyp", "Auftragsnummer", "Buchungstyp",
+    "USt-Schlüssel (Anzahlungen)", "EU-Mitgliedstaat (Anzahlungen)",
+    "Sachverhalt L+L (Anzahlungen)", "EU-Steuersatz (Anzahlungen)", "Erlöskonto (Anzahlungen)",
+    "Herkunft-Kz", "Buchungs GUID", "KOST-Datum", "SEPA-Mandatsreferenz", "Skontosperre",
+    "Gesellschaftername", "Beteiligtennummer", "Identifikationsnummer", "Zeichnernummer",
+    "Postensperre bis", "Bezeichnung SoBil-Sachverhalt", "Kennzeichen SoBil-Buchung",
+    "Festschreibung", "Leistungsdatum", "Datum Zuord. Steuerperiode", "Fälligkeit",
+    "Generalumkehr (GU)", "Steuersatz", "Land", "Abrechnungsreferenz", "BVV-Position",
+    "EU-Mitgliedstaat u. UStID (Ursprung)", "EU-Steuersatz (Ursprung)", "Abw. Skontokonto",
+)
+COL = {name: i for i, name in enumerate(COLUMNS)}
+assert len(COLUMNS) == 125
+
+_BELEGFELD_BAD = re.compile(r"[^a-zA-Z0-9$&%*+\-/]+")
+
+
+def _text(value: str | None, limit: int) -> str:
+    """A quoted text field: no line breaks, quotes doubled, at most ``limit`` characters."""
+    if value is None:
+        return ""
+    clean = " ".join(value.split())[:limit]
+    return '"' + clean.replace('"', '""') + '"'
+
+
+def _amount(value: Decimal) -> str:
+    return f"{abs(value).quantize(CENT, ROUND_HALF_UP):f}".replace(".", ",")
+
+
+def belegfeld(number: str | None) -> str:
+    """Belegfeld 1: only ``a-zA-Z0-9$&%*+-/``, at most 36 characters."""
+    return _BELEGFELD_BAD.sub("-", number or "").strip("-")[:36]
+
+
+def rate_text(rate: Decimal | None) -> str:
+    """19.00 → ``19``, 5.5 → ``5.5``: the key of ``datev_tax_keys``."""
+    if rate is None:
+        return ""
+    text = f"{rate.normalize():f}"
+    return text
+
+
+def tax_key(params: DatevParams, category: str | None, rate: Decimal | None) -> str:
+    rate_s = rate_text(rate)
+    for key in (f"{category}:{rate_s}", category or "", rate_s):
+        if key and key in params.tax_keys:
+            return params.tax_keys[key]
+    return ""
+
+
+@dataclass(frozen=True)
+class Booking:
+    """One booking line before formatting; ``amount`` signed as seen from the invoice."""
+
+    item: ExportItem
+    amount: Decimal
+    account: str
+    cost_centre: str | None
+    key: str
+    text: str
+    rate: Decimal | None
+    category: str | None = None
+
+
+def _gross(net: Decimal, rate: Decimal | None) -> Decimal:
+    return (net * (1 + (rate or Decimal(0)) / 100)).quantize(CENT, ROUND_HALF_UP)
+
+
+def _group_key(category: str | None, rate: Decimal | None) -> tuple[str, str]:
+    return (category or "", rate_text(rate or Decimal(0)))
+
+
+def _per_rate(item: ExportItem, params: DatevParams) -> list[Booking]:
+    model = item.model
+    text = model.seller.name or model.seller.trading_name or ""
+    out = []
+    for vb in model.vat_breakdown:
+        gross = (vb.taxable_amount or Decimal(0)) + (vb.tax_amount or Decimal(0))
+        out.append(Booking(item, gross, item.account, item.cost_centre,
+                           tax_key(params, vb.category, vb.rate), text, vb.rate, vb.category))
+    if not model.vat_breakdown:  # not EN 16931 conformant, but book the total all the same
+        out.append(Booking(item, model.totals.with_vat or Decimal(0), item.account,
+                           item.cost_centre, "", text, None))
+    return out
+
+
+def _per_line(item: ExportItem, params: DatevParams) -> list[Booking]:
+    model = item.model
+    assigned = {lb.position: lb for lb in item.lines}
+    groups: dict[tuple[str, str], list[Booking]] = defaultdict(list)
+    for pos, line in enumerate(model.lines, start=1):
+        lb = assigned.get(pos)
+        account = (lb.account if lb and lb.account else None) or item.account
+        cost = (lb.cost_centre if lb and lb.cost_centre else None) or item.cost_centre
+        name = line.item.name or line.note or f"Position {line.id or pos}"
+        groups[_group_key(line.vat_category, line.vat_rate)].append(Booking(
+            item, _gross(line.net_amount or Decimal(0), line.vat_rate), account, cost,
+            tax_key(params, line.vat_category, line.vat_rate), name, line.vat_rate,
+            line.vat_category))
+    for ac in model.allowances_charges:
+        net = ac.amount or Decimal(0)
+        label = ac.reason or ("Zuschlag" if ac.is_charge else "Nachlass")
+        groups[_group_key(ac.vat_category, ac.vat_rate)].append(Booking(
+            item, _gross(net if ac.is_charge else -net, ac.vat_rate), item.account,
+            item.cost_centre, tax_key(params, ac.vat_category, ac.vat_rate), label, ac.vat_rate,
+            ac.vat_category))
+    targets = {_group_key(vb.category, vb.rate): (vb.taxable_amount or Decimal(0))
+               + (vb.tax_amount or Decimal(0)) for vb in model.vat_breakdown}
+    out: list[Booking] = []
+    for key, target in targets.items():
+        found = _match(key, list(groups))
+        if found is None:  # no line of this rate: book the breakdown itself
+            out.extend(b for b in _per_rate(item, params)
+                       if _group_key(b.category, b.rate) == key)
+            continue
+        bookings = groups.pop(found)
+        diff = target - sum((b.amount for b in bookings), Decimal(0))
+        if diff:
+            i = max(range(len(bookings)), key=lambda j: abs(bookings[j].amount))
+            b = bookings[i]
+            bookings[i] = replace(b, amount=b.amount + diff)
+        out.extend(bookings)
+    for rest in groups.values():
+        out.extend(rest)
+    return out
+
+
+def _match(key: tuple[str, str], keys: list[tuple[str, str]]) -> tuple[str, str] | None:
+    """The line group for a VAT breakdown: same category and rate, else the only group of the
+    category, else of the rate, else the only group left."""
+    if key in keys:
+        return key
+    for same in ([k for k in keys if k[0] == key[0]], [k for k in keys if k[1] == key[1]],
+                 keys):
+        if len(same) == 1:
+            return same[0]
+    return None
+
+
+def bookings(item: ExportItem, params: DatevParams) -> list[Booking]:
+    """The booking lines of one invoice (zero amounts left out)."""
+    lines = _per_line(item, params) if params.per_line and item.model.lines else \
+        _per_rate(item, params)
+    return [b for b in lines if b.amount.quantize(CENT, ROUND_HALF_UP)]
+
+
+def document_date(item: ExportItem) -> date:
+    return item.model.issue_date or date(1970, 1, 1)
+
+
+def _ddmmyyyy(d: date | None) -> str:
+    return d.strftime("%d%m%Y") if d else ""
+
+
+def _row(b: Booking, batch: BatchInfo) -> str:
+    item = b.item
+    model = item.model
+    credit = model.is_credit_note
+    if b.amount < 0:
+        credit = not credit
+    f = [""] * len(COLUMNS)
+    f[COL["Umsatz (ohne Soll/Haben-Kz)"]] = _amount(b.amount)
+    f[COL["Soll/Haben-Kennzeichen"]] = '"S"' if credit else '"H"'
+    f[COL["WKZ Umsatz"]] = _text(model.currency or "EUR", 3)
+    f[COL["Konto"]] = item.creditor
+    f[COL["Gegenkonto (ohne BU-Schlüssel)"]] = b.account
+    f[COL["BU-Schlüssel"]] = _text(b.key, 4) if b.key else ""
+    f[COL["Belegdatum"]] = document_date(item).strftime("%d%m")
+    f[COL["Belegfeld 1"]] = _text(belegfeld(model.number), 36)
+    if item.pay_by:
+        f[COL["Belegfeld 2"]] = _text(item.pay_by.strftime("%d%m%y"), 12)
+    f[COL["Buchungstext"]] = _text(b.text, 60)
+    f[COL["Beleglink"]] = _text(f"sha256:{item.original_sha256}", 210)
+    infos = [("Rechnungsnummer", model.number), ("einvoice-ID", str(item.invoice_id)),
+             ("Datei", item.files[0] if item.files else None),
+             ("Lieferant", model.seller.name), ("USt-IdNr.", model.seller.vat_id),
+             ("Exportstapel", f"{batch.batch_id}")]
+    for n, (kind, content) in enumerate(((k, c) for k, c in infos if c), start=1):
+        f[COL[f"Beleginfo - Art {n}"]] = _text(kind, 20)
+        f[COL[f"Beleginfo - Inhalt {n}"]] = _text(content, 210)
+    if b.cost_centre:
+        f[COL["KOST1 - Kostenstelle"]] = _text(b.cost_centre, 36)
+    if model.delivery and model.delivery.actual_date:
+        f[COL["Leistungsdatum"]] = _ddmmyyyy(model.delivery.actual_date)
+    if item.pay_by:
+        f[COL["Fälligkeit"]] = _ddmmyyyy(item.pay_by)
+    return ";".join(f)
+
+
+def _fiscal_year_start(d: date, mmdd: str) -> date:
+    start = date(d.year, int(mmdd[:2]), int(mmdd[2:]))
+    return start if start <= d else date(d.year - 1, start.month, start.day)
+
+
+def _header(params: DatevParams, batch: BatchInfo, fy_start: date, first: date,
+            last: date) -> str:
+    created = batch.created_at.astimezone(BERLIN)
+    stamp = created.strftime("%Y%m%d%H%M%S") + f"{created.microsecond // 1000:03d}"
+    fields = [
+        '"EXTF"', "700", "21", '"Buchungsstapel"', "13", stamp, "", '"RE"',
+        _text(batch.actor, 25), '""', str(params.adviser), str(params.client),
+        fy_start.strftime("%Y%m%d"), str(params.account_length), first.strftime("%Y%m%d"),
+        last.strftime("%Y%m%d"), _text(f"Rechnungseingang {batch.batch_id}", 30), '""', "1",
+        "0", "0", '"EUR"', "", '""', "", "", _text(params.chart, 2), "", "", '""', '""']
+    assert len(fields) == 31
+    return ";".join(fields)
+
+
+def file_name(year: int, fy_start: date) -> str:
+    if (fy_start.month, fy_start.day) == (1, 1):
+        return f"EXTF_Buchungsstapel_{year}.csv"
+    return f"EXTF_Buchungsstapel_{year}_WJ{fy_start.year}.csv"
+
+
+def write(items: Sequence[ExportItem], params: DatevParams,
+          batch: BatchInfo) -> dict[str, bytes]:
+    """The booking files of a batch: name → bytes, one file per (calendar, fiscal) year."""
+    parts: dict[tuple[int, date], list[ExportItem]] = defaultdict(list)
+    for item in items:
+        d = document_date(item)
+        parts[(d.year, _fiscal_year_start(d, params.fiscal_year_start))].append(item)
+    out: dict[str, bytes] = {}
+    for (year, fy_start), part in sorted(parts.items()):
+        dates = [document_date(i) for i in part]
+        lines: list[str] = [_header(params, batch, fy_start, min(dates), max(dates)),
+                            ";".join(COLUMNS)]
+        lines.extend(_row(b, batch) for b in _all_bookings(part, params))
+        text = "\r\n".join(lines) + "\r\n"
+        out[file_name(year, fy_start)] = text.encode("cp1252", errors="replace")
+    return out
+
+
+def _all_bookings(items: Iterable[ExportItem], params: DatevParams) -> Iterable[Booking]:
+    for item in items:
+        yield from bookings(item, params)
