@@ -192,17 +192,21 @@ def _findings(case: Case) -> Table:
 
 
 def inbox_table(rows: list[InboxRow]) -> Table:
-    table = Table(title=f"Eingang / inbox: {len(rows)} Rechnungen, dringendste zuerst")
-    for heading, justify in (("ID", "right"), ("Status", "left"), ("Handeln bis", "left"),
-                             ("Skonto bis", "left"), ("Fällig", "left"), ("Verkäufer", "left"),
+    """Compact enough for an 80-column terminal: the date to act by first, German flags only
+    (`show` and `--json` carry the full texts)."""
+    table = Table(title=f"Eingang: {len(rows)} Rechnungen, dringendste zuerst")
+    for heading, justify in (("ID", "right"), ("Handeln bis", "left"), ("Verkäufer", "left"),
                              ("Nummer", "left"), ("Brutto", "right"), ("Hinweise", "left")):
         table.add_column(heading, justify=justify)  # type: ignore[arg-type]
     for r in rows:
         inv = r.invoice
-        table.add_row(str(inv.id), inv.status, day(r.act_by), day(inv.skonto_until),
-                      day(inv.pay_by), inv.seller_name or "", inv.number or "",
+        when = day(r.act_by) + (" Skonto" if inv.skonto_until else "")
+        notes = [f.split(" / ")[0] for f in r.flags]
+        if inv.status != "pending":
+            notes.insert(0, inv.status)
+        table.add_row(str(inv.id), when, inv.seller_name or "", inv.number or "",
                       money(inv.gross_total, inv.currency),
-                      "[yellow]" + "; ".join(r.flags) + "[/]" if r.flags else "")
+                      "[yellow]" + "; ".join(notes) + "[/]" if notes else "")
     return table
 
 
