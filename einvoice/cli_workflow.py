@@ -135,7 +135,8 @@ def view(invoice_id: int,
                                            "(headless Chromium)")] = False,
          config: ConfigOpt = None) -> None:
     """Write a readable HTML page of the invoice (German labels, BT ids), optionally a PDF."""
-    from einvoice.render import html_to_pdf, render_invoice_html
+    from einvoice.chromium import html_to_pdf
+    from einvoice.render import render_invoice_html
 
     with context(config) as ctx:
         case = get_case(ctx, invoice_id)

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from einvoice.render import LABELS, money
+from einvoice.labels import LABELS
+from einvoice.render import money
 from einvoice.store import tables as t
 
 LOCAL = ZoneInfo("Europe/Berlin")

@@ -8,16 +8,10 @@ no value that was read can go missing from the view.
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import subprocess
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from babel import Locale
@@ -25,157 +19,25 @@ from babel.numbers import format_currency, format_decimal, get_currency_name
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel
 
-from einvoice.errors import EinvoiceError
+from einvoice.labels import (
+    CODES,
+    DOCUMENT_TYPES,
+    LABELS,
+    LEVEL_DE,
+    STATUS_DE,
+)
 from einvoice.model import AllowanceCharge, Identifier, Invoice, Line
 from einvoice.validation.report import VERDICT_DE
 
 LOCALE = "de_DE"
-
-LABELS: dict[str, str] = {
-    "BT-1": "Rechnungsnummer", "BT-2": "Rechnungsdatum", "BT-3": "Code für den Rechnungstyp",
-    "BT-5": "Code für die Rechnungswährung", "BT-6": "Code für die Umsatzsteuerwährung",
-    "BT-7": "Datum der Steuerfälligkeit", "BT-8": "Code für das Datum der Steuerfälligkeit",
-    "BT-9": "Fälligkeitsdatum der Zahlung", "BT-10": "Käuferreferenz (Leitweg-ID)",
-    "BT-11": "Projektreferenz", "BT-12": "Vertragsreferenz", "BT-13": "Bestellreferenz",
-    "BT-14": "Auftragsreferenz", "BT-15": "Wareneingangsreferenz",
-    "BT-16": "Versandanzeigenreferenz", "BT-17": "Ausschreibungs- oder Losreferenz",
-    "BT-18": "Objektkennung", "BT-19": "Buchungsreferenz des Käufers",
-    "BT-20": "Zahlungsbedingungen", "BT-21": "Betreff des Kommentars (Code)",
-    "BT-22": "Rechnungskommentar", "BT-23": "Geschäftsprozesstyp",
-    "BT-24": "Spezifikationskennung", "BT-25": "Nummer der vorausgegangenen Rechnung",
-    "BT-26": "Datum der vorausgegangenen Rechnung", "BT-27": "Name des Verkäufers",
-    "BT-28": "Handelsname des Verkäufers", "BT-29": "Kennung des Verkäufers",
-    "BT-30": "Registernummer des Verkäufers",
-    "BT-31": "Umsatzsteuer-Identifikationsnummer des Verkäufers",
-    "BT-32": "Steuernummer des Verkäufers",
-    "BT-33": "Weitere rechtliche Informationen zum Verkäufer",
-    "BT-34": "Elektronische Adresse des Verkäufers", "BT-41": "Kontaktstelle des Verkäufers",
-    "BT-42": "Telefonnummer des Verkäufers", "BT-43": "E-Mail-Adresse des Verkäufers",
-    "BT-44": "Name des Käufers", "BT-45": "Handelsname des Käufers",
-    "BT-46": "Kennung des Käufers", "BT-47": "Registernummer des Käufers",
-    "BT-48": "Umsatzsteuer-Identifikationsnummer des Käufers",
-    "BT-49": "Elektronische Adresse des Käufers", "BT-56": "Kontaktstelle des Käufers",
-    "BT-57": "Telefonnummer des Käufers", "BT-58": "E-Mail-Adresse des Käufers",
-    "BT-59": "Name des Zahlungsempfängers", "BT-60": "Kennung des Zahlungsempfängers",
-    "BT-61": "Registernummer des Zahlungsempfängers", "BT-62": "Name des Steuervertreters",
-    "BT-63": "Umsatzsteuer-Identifikationsnummer des Steuervertreters",
-    "BT-70": "Name des Empfängers der Lieferung", "BT-71": "Kennung des Lieferorts",
-    "BT-72": "Tatsächliches Lieferdatum", "BT-73": "Beginn des Rechnungszeitraums",
-    "BT-74": "Ende des Rechnungszeitraums", "BT-81": "Code für die Zahlungsart",
-    "BT-82": "Zahlungsart (Text)", "BT-83": "Verwendungszweck",
-    "BT-84": "Kennung des Zahlungskontos (IBAN)", "BT-85": "Name des Zahlungskontos",
-    "BT-86": "Kennung des Zahlungsdienstleisters (BIC)",
-    "BT-87": "Kartennummer (gekürzt)", "BT-88": "Name des Karteninhabers",
-    "BT-89": "Mandatsreferenz", "BT-90": "Gläubiger-Identifikationsnummer",
-    "BT-91": "Kennung des zu belastenden Kontos",
-    "BT-92": "Betrag des Nachlasses", "BT-93": "Grundbetrag des Nachlasses",
-    "BT-94": "Prozentsatz des Nachlasses", "BT-95": "Umsatzsteuerkategorie des Nachlasses",
-    "BT-96": "Umsatzsteuersatz des Nachlasses", "BT-97": "Grund für den Nachlass",
-    "BT-98": "Code für den Grund des Nachlasses", "BT-99": "Betrag des Zuschlags",
-    "BT-100": "Grundbetrag des Zuschlags", "BT-101": "Prozentsatz des Zuschlags",
-    "BT-102": "Umsatzsteuerkategorie des Zuschlags", "BT-103": "Umsatzsteuersatz des Zuschlags",
-    "BT-104": "Grund für den Zuschlag", "BT-105": "Code für den Grund des Zuschlags",
-    "BT-106": "Summe der Nettobeträge aller Positionen",
-    "BT-107": "Summe der Nachlässe auf Dokumentenebene",
-    "BT-108": "Summe der Zuschläge auf Dokumentenebene",
-    "BT-109": "Rechnungsgesamtbetrag ohne Umsatzsteuer", "BT-110": "Umsatzsteuergesamtbetrag",
-    "BT-111": "Umsatzsteuergesamtbetrag in Buchungswährung",
-    "BT-112": "Rechnungsgesamtbetrag einschließlich Umsatzsteuer",
-    "BT-113": "Vorauszahlungsbetrag", "BT-114": "Rundungsbetrag",
-    "BT-115": "Fälliger Zahlungsbetrag", "BT-116": "Steuerbasisbetrag der Kategorie",
-    "BT-117": "Steuerbetrag der Kategorie", "BT-118": "Code der Umsatzsteuerkategorie",
-    "BT-119": "Umsatzsteuersatz der Kategorie", "BT-120": "Befreiungsgrund (Text)",
-    "BT-121": "Code für den Befreiungsgrund",
-    "BT-122": "Kennung der rechnungsbegründenden Unterlage",
-    "BT-123": "Beschreibung der Unterlage", "BT-124": "Ort der externen Unterlage (URL)",
-    "BT-125": "Anhang", "BT-125-1": "MIME-Code des Anhangs", "BT-125-2": "Dateiname des Anhangs",
-    "BT-126": "Kennung der Rechnungsposition", "BT-127": "Freitext zur Position",
-    "BT-128": "Objektkennung der Position", "BT-129": "Menge", "BT-130": "Maßeinheit",
-    "BT-131": "Nettobetrag der Position", "BT-132": "Referenz zur Bestellposition",
-    "BT-133": "Buchungsreferenz des Käufers zur Position",
-    "BT-134": "Beginn des Abrechnungszeitraums der Position",
-    "BT-135": "Ende des Abrechnungszeitraums der Position",
-    "BT-136": "Betrag des Nachlasses zur Position", "BT-137": "Grundbetrag des Nachlasses",
-    "BT-138": "Prozentsatz des Nachlasses", "BT-139": "Grund für den Nachlass",
-    "BT-140": "Code für den Grund des Nachlasses", "BT-141": "Betrag des Zuschlags zur Position",
-    "BT-142": "Grundbetrag des Zuschlags", "BT-143": "Prozentsatz des Zuschlags",
-    "BT-144": "Grund für den Zuschlag", "BT-145": "Code für den Grund des Zuschlags",
-    "BT-146": "Nettopreis", "BT-147": "Rabatt auf den Artikelpreis", "BT-148": "Bruttopreis",
-    "BT-149": "Basismenge zum Artikelpreis", "BT-150": "Maßeinheit der Basismenge",
-    "BT-151": "Umsatzsteuerkategorie", "BT-152": "Umsatzsteuersatz", "BT-153": "Artikelname",
-    "BT-154": "Artikelbeschreibung", "BT-155": "Artikelnummer des Verkäufers",
-    "BT-156": "Artikelnummer des Käufers", "BT-157": "Standardkennung des Artikels",
-    "BT-158": "Klassifizierung des Artikels", "BT-158-1": "Schema der Klassifizierung",
-    "BT-158-2": "Version des Klassifizierungsschemas", "BT-159": "Ursprungsland des Artikels",
-    "BT-160": "Name des Artikelattributs", "BT-161": "Wert des Artikelattributs",
-    "BG-4": "Verkäufer", "BG-7": "Käufer", "BG-10": "Zahlungsempfänger",
-    "BG-11": "Steuervertreter des Verkäufers", "BG-13": "Lieferung",
-    "BG-17": "Überweisung", "BG-18": "Zahlungskarte", "BG-19": "Lastschrift",
-}
-_ADDRESS = {"line1": "Adresszeile 1", "line2": "Adresszeile 2", "line3": "Adresszeile 3",
-            "city": "Ort", "post_code": "Postleitzahl", "subdivision": "Region",
-            "country": "Ländercode"}
-_ADDRESS_TERMS = {"BG-5": (35, 36, 162, 37, 38, 39, 40), "BG-8": (50, 51, 163, 52, 53, 54, 55),
-                  "BG-12": (64, 65, 164, 66, 67, 68, 69), "BG-15": (75, 76, 165, 77, 78, 79, 80)}
-_ADDRESS_OF = {"BG-5": "des Verkäufers", "BG-8": "des Käufers", "BG-12": "des Steuervertreters",
-               "BG-15": "der Lieferanschrift"}
-for _role, _ids in _ADDRESS_TERMS.items():
-    for _name, _id in zip(_ADDRESS.values(), _ids, strict=True):
-        LABELS[f"BT-{_id}"] = f"{_name} {_ADDRESS_OF[_role]}"
-
-DOCUMENT_TYPES = {"380": "Rechnung", "381": "Gutschrift", "383": "Belastungsanzeige",
-                  "384": "Rechnungskorrektur", "386": "Vorauszahlungsrechnung",
-                  "389": "Selbst ausgestellte Rechnung (Gutschriftsverfahren)",
-                  "326": "Teilrechnung", "875": "Abschlagsrechnung (Bauleistung)",
-                  "876": "Teilschlussrechnung (Bauleistung)",
-                  "877": "Schlussrechnung (Bauleistung)",
-                  "751": "Rechnungsinformation für Buchungszwecke"}
-CODES: dict[str, dict[str, str]] = {
-    "BT-3": DOCUMENT_TYPES,
-    "BT-8": {"3": "Rechnungsdatum", "35": "Lieferdatum", "432": "Zahlungsdatum"},
-    "BT-81": {"1": "nicht definiert", "10": "Barzahlung", "20": "Scheck", "30": "Überweisung",
-              "42": "Zahlung auf Bankkonto", "48": "Bankkarte", "49": "Lastschrift",
-              "57": "Dauerauftrag", "58": "SEPA-Überweisung", "59": "SEPA-Lastschrift",
-              "97": "Verrechnung", "ZZZ": "gegenseitig vereinbart"},
-    "VAT": {"S": "Normalsatz", "Z": "Nullsatz", "E": "steuerbefreit",
-            "AE": "Steuerschuldnerschaft des Leistungsempfängers",
-            "K": "innergemeinschaftliche Lieferung", "G": "Ausfuhr außerhalb der EU",
-            "O": "nicht steuerbar", "L": "Kanarische Inseln", "M": "Ceuta und Melilla"},
-    "UNIT": {"H87": "Stück", "C62": "Stück", "XPP": "Stück", "EA": "Stück", "HUR": "Stunde",
-             "DAY": "Tag", "WEE": "Woche", "MON": "Monat", "ANN": "Jahr", "MIN": "Minute",
-             "KGM": "kg", "GRM": "g", "TNE": "t", "MTR": "m", "KMT": "km", "MTK": "m²",
-             "MTQ": "m³", "LTR": "l", "KWH": "kWh", "SET": "Satz", "LS": "Pauschale",
-             "PR": "Paar", "P1": "Prozent"},
-    "BT-21": {"AAI": "Allgemeine Informationen", "REG": "Regulatorische Informationen",
-              "ABL": "Rechtliche Informationen", "TXD": "Steuerliche Informationen",
-              "SUR": "Anmerkungen des Verkäufers", "PMT": "Zahlungsinformationen",
-              "PMD": "Zahlungsangaben", "AAK": "Preisbedingungen", "ACY": "Einleitung"},
-}
-for _t in ("BT-95", "BT-102", "BT-118", "BT-151"):
-    CODES[_t] = CODES["VAT"]
-for _t in ("BT-130", "BT-150"):
-    CODES[_t] = CODES["UNIT"]
 
 _MONEY = {92, 93, 99, 100, *range(106, 119), 131, 136, 137, 141, 142, 146, 147, 148} - {111, 118}
 _PERCENT = {94, 96, 101, 103, 119, 138, 143, 152}
 _COUNTRY = {"BT-40", "BT-55", "BT-69", "BT-80", "BT-159"}
 _NAME_FIRST = _COUNTRY | {"BT-130", "BT-150"}
 _GERMAN = Locale.parse(LOCALE)
-STATUS_DE = {"received": "eingegangen", "invalid": "ungültig", "pending": "wartet auf Freigabe",
-             "approved": "freigegeben", "rejected": "abgelehnt", "exported": "exportiert",
-             "duplicate": "Duplikat"}
-LEVEL_DE = {"error": "Fehler", "warning": "Warnung", "information": "Hinweis"}
-
 _env = Environment(loader=PackageLoader("einvoice", "templates"),
                    autoescape=select_autoescape(["html"]))
-
-
-class RenderError(EinvoiceError):
-    """The HTML page could not be turned into PDF (or a screenshot)."""
-
-
-class ChromiumMissing(RenderError):
-    """Headless Chromium, needed for PDF output, is not installed."""
 
 
 # ---------------------------------------------------------------- formatting
@@ -509,42 +371,3 @@ def render_invoice_html(model: Invoice, *, status: str | None = None,
             "findings": [{"level": level, "level_de": LEVEL_DE.get(level, level), "rule": rule,
                           "message": message} for level, rule, message in findings]}
     return _env.get_template("invoice.html").render(p=_page(model), case=case)
-
-
-# ---------------------------------------------------------------- PDF via headless Chromium
-
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                  "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync")
-
-
-def run_chromium(html_file: Path, *output_flags: str, timeout: float = 60.0) -> None:
-    """Open a local HTML file in headless Chromium with a fresh profile, e.g. with
-    ``--print-to-pdf=out.pdf`` or ``--screenshot=out.png``; killed after ``timeout`` seconds."""
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    if binary is None:
-        raise ChromiumMissing("PDF output needs headless Chromium; install it with "
-                              "`apt-get install -y chromium`")
-    with tempfile.TemporaryDirectory(prefix="einvoice-chromium-") as profile:
-        cmd = [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *output_flags,
-               html_file.resolve().as_uri()]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                start_new_session=True)
-        try:
-            _, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            raise RenderError(f"Chromium did not finish within {timeout:g} s") from None
-    if proc.returncode != 0:
-        tail = err.decode(errors="replace").strip().splitlines()[-3:]
-        raise RenderError(f"Chromium failed (exit {proc.returncode}): {' '.join(tail)}")
-
-
-def html_to_pdf(html_file: Path, pdf_file: Path, *, timeout: float = 60.0) -> None:
-    """Print an HTML page to PDF (A4, as the page's print CSS lays it out)."""
-    pdf_file.unlink(missing_ok=True)
-    run_chromium(html_file, f"--print-to-pdf={pdf_file.resolve()}", "--no-pdf-header-footer",
-                 timeout=timeout)
-    if not pdf_file.is_file() or pdf_file.stat().st_size == 0:
-        raise RenderError(f"Chromium wrote no PDF to {pdf_file}")

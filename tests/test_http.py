@@ -26,12 +26,12 @@ from sqlmodel import Session
 from sqlmodel import select as sql_select
 from typer.testing import CliRunner
 
+from einvoice.chromium import CHROMIUM_FLAGS, run_chromium
 from einvoice.cli_common import app as cli_app
 from einvoice.cli_http import token_app
 from einvoice.config import Settings
 from einvoice.context import Context, open_context
 from einvoice.intake.http import create_app
-from einvoice.render import CHROMIUM_FLAGS, run_chromium
 from einvoice.store import tables as t
 from einvoice.suppliers import SupplierData, save_supplier
 from einvoice.tokens import create_token, revoke_token
