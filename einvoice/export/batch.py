@@ -31,7 +31,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
 import re
 import shutil
 import uuid
@@ -51,19 +50,25 @@ from einvoice import audit
 from einvoice.context import Context
 from einvoice.errors import EinvoiceError, NotFound
 from einvoice.export import BatchInfo, DatevParams, ExportItem, LineBooking, datev, neutral
+from einvoice.export.folders import (
+    TMP_PREFIX,
+    discard,
+    folder_name,
+    publish,
+    safe_name,
+)
 from einvoice.model import Invoice as InvoiceModel
 from einvoice.store import retry
 from einvoice.store import tables as t
+from einvoice.store.durable import fsync_dir, write_file
 from einvoice.store.types import utcnow
 from einvoice.suppliers import lookup
 
 APPROVED, EXPORTED = "approved", "exported"
-TMP_PREFIX = ".tmp-"
 MANIFEST = "manifest.json"
 LOCK_FILE = ".export.lock"
 PG_LOCK_KEY = 0x65696E76_0001  # "einv" + 1: the export batch
 _BATCH_DIR = re.compile(r"^batch-(\d+)(?:-|$)")
-_FILE_BAD = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class ExportError(EinvoiceError):
@@ -117,39 +122,6 @@ class ExportResult:
                                           else f"{p.gross_total:f}"} for p in self.planned]}
 
 
-# ------------------------------------------------------------------ files and folders
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    with open(path, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _discard(root: Path, folder: Path) -> None:
-    """Make a folder invisible at once (rename to a temporary name), then delete it."""
-    gone = root / f"{TMP_PREFIX}discard-{folder.name}-{uuid.uuid4().hex[:8]}"
-    os.rename(folder, gone)
-    _fsync_dir(root)
-    shutil.rmtree(gone, ignore_errors=True)
-
-
-def folder_name(batch_id: int, created_at: datetime) -> str:
-    return f"batch-{batch_id:06d}-{created_at.astimezone(datev.BERLIN):%Y%m%d}"
-
-
-def _safe(name: str | None) -> str:
-    return _FILE_BAD.sub("-", name or "").strip("-.")[:60] or "ohne-nummer"
-
-
 @contextmanager
 def _exclusive(ctx: Context) -> Iterator[None]:
     """One exporter at a time: a file lock, plus an advisory lock on PostgreSQL."""
@@ -191,7 +163,7 @@ def recover(ctx: Context) -> tuple[list[str], list[int]]:
         if recorded.get(int(m.group(1))) == entry.name:
             present.add(entry.name)
         else:
-            _discard(root, entry)
+            discard(root, entry)
             cleaned.append(entry.name)
     lost = sorted(bid for bid, name in recorded.items() if bid is not None
                   and name not in present)
@@ -249,7 +221,7 @@ def _items(ctx: Context, s: Session, invoices: Sequence[t.Invoice],
             raise ExportError(f"invoice {inv.id} has no readable invoice data")
         model = InvoiceModel.model_validate_json(inv.model_json)
         doc = docs[inv.document_id]
-        base = f"{inv.id:06d}_{_safe(model.number)}"
+        base = f"{inv.id:06d}_{safe_name(model.number)}"
         head = ctx.archive.get(doc.sha256)[:5]
         files = [(f"originals/{base}{'.pdf' if head.startswith(b'%PDF') else '.xml'}",
                   doc.sha256)]
@@ -294,7 +266,7 @@ def _write_batch(ctx: Context, items: Sequence[ExportItem],
     listed: dict[str, dict[str, Any]] = {}
 
     def put(name: str, data: bytes) -> None:
-        _write_file(tmp / name, data)
+        write_file(tmp / name, data)
         listed[name] = {"name": name, "sha256": hashlib.sha256(data).hexdigest(),
                         "size": len(data)}
 
@@ -305,7 +277,7 @@ def _write_batch(ctx: Context, items: Sequence[ExportItem],
     for item in items:
         for name, digest in originals[item.invoice_id]:
             put(name, ctx.archive.get(digest))
-    _fsync_dir(tmp / "originals")
+    fsync_dir(tmp / "originals")
     totals: dict[str, Decimal] = {}
     for item in items:
         cur = item.model.currency or ""
@@ -327,16 +299,9 @@ def _write_batch(ctx: Context, items: Sequence[ExportItem],
         "files": [listed[name] for name in sorted(listed)],
     }
     data = (json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode()
-    _write_file(tmp / MANIFEST, data)
-    _fsync_dir(tmp)
+    write_file(tmp / MANIFEST, data)
+    fsync_dir(tmp)
     return tmp, hashlib.sha256(data).hexdigest(), sorted([*listed, MANIFEST])
-
-
-def _publish(root: Path, tmp: Path, name: str) -> Path:
-    final = root / name
-    os.rename(tmp, final)  # atomic; fails if a folder of that name exists
-    _fsync_dir(root)
-    return final
 
 
 class _Stale(Exception):
@@ -429,17 +394,17 @@ def _export_once(ctx: Context, actor: str, root: Path) -> ExportResult | None:
         items, originals = _items(ctx, s, invoices, bookings)
     tmp, manifest_sha, files = _write_batch(ctx, items, originals, params, info)
     try:
-        final = _publish(root, tmp, info.folder)
+        final = publish(root, tmp, info.folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     try:
         _record(ctx, info, final, items, manifest_sha, params)
     except _Stale:
-        _discard(root, final)
+        discard(root, final)
         return None
     except BaseException:
-        _discard(root, final)
+        discard(root, final)
         raise
     return ExportResult(batch_id, final, [i.invoice_id for i in items],
                         sum((i.signed_gross for i in items), Decimal(0)), files, manifest_sha)
@@ -490,8 +455,8 @@ def rewrite(ctx: Context, batch_id: int) -> ExportResult:
                               f"differ from the recorded one ({batch.manifest_sha256})")
         final = root / info.folder
         if final.exists():
-            _discard(root, final)
-        final = _publish(root, tmp, info.folder)
+            discard(root, final)
+        final = publish(root, tmp, info.folder)
     return ExportResult(batch_id, final, [i.invoice_id for i in items],
                         sum((i.signed_gross for i in items), Decimal(0)), files, manifest_sha,
                         rewritten=True)

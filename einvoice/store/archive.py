@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from einvoice.errors import NotFound
+from einvoice.store.durable import fsync_dir
 
 
 def sha256_hex(data: bytes) -> str:
@@ -47,11 +48,7 @@ class Archive:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_dir(target.parent)
         return digest
 
     def get(self, digest: str) -> bytes:
