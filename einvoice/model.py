@@ -49,7 +49,7 @@ def terms_list(tid: str) -> Any:
 class Part(BaseModel):
     """Base of every model class: strict about unknown fields, tolerant about missing ones."""
 
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    model_config = ConfigDict(extra="forbid", frozen=False, defer_build=True)
 
 
 class Identifier(Part):
