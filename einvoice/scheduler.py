@@ -18,8 +18,6 @@ files (and between mail batches); the process then waits for the running job to 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
 import importlib
 import json
 import logging
@@ -42,6 +40,7 @@ from einvoice.config import Settings
 from einvoice.context import Context, open_context
 from einvoice.errors import ConfigError
 from einvoice.store.db import session_scope
+from einvoice.store.locks import try_lock
 from einvoice.store.tables import JobRun
 from einvoice.store.types import utcnow
 
@@ -127,47 +126,6 @@ def recorded(ctx: Context, job: str) -> Iterator[Run]:
         done.detail = "; ".join(run.detail) or None
     log.log(logging.INFO if run.ok else logging.ERROR, "job %s finished: %s", job,
             "; ".join(run.detail) or "ok", extra={"job": job, "run_id": run_id, "ok": run.ok})
-
-
-def lock_key(name: str) -> int:
-    """A stable signed 64-bit key for ``pg_try_advisory_lock``."""
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-
-
-@contextlib.contextmanager
-def try_lock(ctx: Context, name: str) -> Iterator[bool]:
-    """Hold a cross-process lock named ``name`` while the block runs, if it is free.
-
-    PostgreSQL: a session advisory lock on a connection of its own (released when the block
-    ends, or by the server when the process dies). SQLite: ``flock`` on a file in ``data_dir``.
-    Yields False, without waiting, when another process holds it."""
-    if ctx.engine.dialect.name == "postgresql":
-        from sqlalchemy import text
-
-        key = lock_key(name)
-        with ctx.engine.connect() as conn:
-            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
-            conn.commit()
-            try:
-                yield got
-            finally:
-                if got:
-                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                    conn.commit()
-        return
-    folder = ctx.settings.data_dir / "locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / (hashlib.sha256(name.encode()).hexdigest()[:24] + ".lock")
-    with path.open("a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 # ------------------------------------------------------------------ the nightly schedule

@@ -32,10 +32,10 @@ from einvoice.scheduler import (
     is_due,
     missed_at_startup,
     run_service,
-    try_lock,
     wait_for,
 )
 from einvoice.store import tables as t
+from einvoice.store.locks import try_lock
 
 INVOICE = "valid/xrechnung-testsuite/technical-cases/cius/01.01_comprehensive_test_ubl.xml"
 ROOT = Path(__file__).resolve().parents[1]

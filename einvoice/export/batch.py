@@ -1,7 +1,7 @@
 """The nightly export batch: every approved invoice goes to accounting exactly once.
 
-Order of work (one exporter at a time: a file lock in the export folder, and on PostgreSQL an
-advisory lock as well, so exporters on several machines wait for each other):
+Order of work (one exporter at a time: ``store.locks.named_lock``, on PostgreSQL an advisory
+lock, so exporters on several machines wait for each other):
 
 1. Clean up what a killed run left: folders named ``.tmp-*`` are deleted; a ``batch-<id>-…``
    folder whose id has no ``ExportBatch`` row (renamed, but the database commit never came) is
@@ -28,14 +28,12 @@ lost batch again byte for byte and checks that against the recorded manifest SHA
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import re
 import shutil
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -61,13 +59,13 @@ from einvoice.model import Invoice as InvoiceModel
 from einvoice.store import retry
 from einvoice.store import tables as t
 from einvoice.store.durable import fsync_dir, write_file
+from einvoice.store.locks import named_lock
 from einvoice.store.types import utcnow
 from einvoice.suppliers import lookup
 
 APPROVED, EXPORTED = "approved", "exported"
 MANIFEST = "manifest.json"
-LOCK_FILE = ".export.lock"
-PG_LOCK_KEY = 0x65696E76_0001  # "einv" + 1: the export batch
+EXPORT_LOCK = "export-batch"  # one exporter at a time, also across machines
 _BATCH_DIR = re.compile(r"^batch-(\d+)(?:-|$)")
 
 
@@ -120,26 +118,6 @@ class ExportResult:
                 "lost": self.lost, "dry_run": self.dry_run, "rewritten": self.rewritten,
                 "planned": [p.__dict__ | {"gross_total": None if p.gross_total is None
                                           else f"{p.gross_total:f}"} for p in self.planned]}
-
-
-@contextmanager
-def _exclusive(ctx: Context) -> Iterator[None]:
-    """One exporter at a time: a file lock, plus an advisory lock on PostgreSQL."""
-    root = ctx.settings.export_path
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / LOCK_FILE, "a+b") as lock:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-        if ctx.engine.dialect.name != "postgresql":
-            yield
-            return
-        with ctx.engine.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": PG_LOCK_KEY})
-            conn.commit()
-            try:
-                yield
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": PG_LOCK_KEY})
-                conn.commit()
 
 
 def recover(ctx: Context) -> tuple[list[str], list[int]]:
@@ -364,7 +342,7 @@ def export(ctx: Context, actor: str, *, dry_run: bool = False) -> ExportResult:
     if dry_run:
         return ExportResult(planned=plan(ctx), dry_run=True)
     root = ctx.settings.export_path
-    with _exclusive(ctx):
+    with named_lock(ctx, EXPORT_LOCK, wait=True):
         cleaned, lost = recover(ctx)
         for _attempt in range(5):
             result = _export_once(ctx, actor, root)
@@ -442,7 +420,7 @@ def rewrite(ctx: Context, batch_id: int) -> ExportResult:
     """Write a recorded batch again, byte for byte as the first time (checked against the
     recorded manifest SHA-256 before it replaces anything)."""
     root = ctx.settings.export_path
-    with _exclusive(ctx):
+    with named_lock(ctx, EXPORT_LOCK, wait=True):
         with Session(ctx.engine) as s:
             batch, invoices, bookings, params = _recorded(ctx, s, batch_id)
             created = batch.created_at
