@@ -26,8 +26,8 @@ from sqlalchemy import insert
 
 from einvoice.config import load_settings
 from einvoice.context import open_context
-from einvoice.queries import ListFilter, inbox, list_invoices
 from einvoice.store import tables as t
+from einvoice.views.queries import ListFilter, inbox, list_invoices
 
 STATUSES = ["pending"] * 3 + ["approved", "exported", "exported", "invalid", "rejected"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -11,6 +12,7 @@ from einvoice.config import Settings
 from einvoice.store import retry
 from einvoice.store.archive import Archive
 from einvoice.store.db import is_current, make_engine, migrate
+from einvoice.store.locks import named_lock
 
 
 @dataclass
@@ -21,6 +23,11 @@ class Context:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def lock(self, name: str, *, wait: bool = True) -> contextlib.AbstractContextManager[bool]:
+        """A named lock shared by every process on this database (``store.locks``); without
+        ``wait`` the block gets False at once when another process holds it."""
+        return named_lock(self.engine, self.settings.data_dir / "locks", name, wait=wait)
 
 
 def open_context(settings: Settings) -> Context:

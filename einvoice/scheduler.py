@@ -40,7 +40,6 @@ from einvoice.config import Settings
 from einvoice.context import Context, open_context
 from einvoice.errors import ConfigError
 from einvoice.store.db import session_scope
-from einvoice.store.locks import try_lock
 from einvoice.store.tables import JobRun
 from einvoice.store.types import utcnow
 
@@ -181,7 +180,7 @@ class Service:
         with recorded(self.ctx, INTAKE) as run:
             for folder in self.ctx.settings.folders:
                 self.check()
-                with try_lock(self.ctx, lock_folder(folder.path)) as got:
+                with self.ctx.lock(lock_folder(folder.path), wait=False) as got:
                     if not got:
                         run.note(f"{folder.path}: busy in another process")
                         continue
@@ -208,7 +207,7 @@ class Service:
         def progress(done: int, total: int) -> None:
             self.check()
 
-        with try_lock(self.ctx, f"mail:{box.name}") as got:
+        with self.ctx.lock(f"mail:{box.name}", wait=False) as got:
             if not got:
                 run.note(f"mailbox {box.name}: busy in another process")
                 return
@@ -221,7 +220,7 @@ class Service:
                      ok=report.error is None)
 
     def notify(self) -> None:
-        from einvoice.notify import send_pending
+        from einvoice.notify.outbox import send_pending
 
         with recorded(self.ctx, NOTIFY) as run:
             rep = send_pending(self.ctx)
@@ -233,7 +232,7 @@ class Service:
 
     def export(self) -> bool:
         """The nightly export, if due and if no other process runs it; True when it ran."""
-        with try_lock(self.ctx, "export") as got:
+        with self.ctx.lock("export", wait=False) as got:
             if not got:
                 log.info("export: another process runs it", extra={"job": EXPORT})
                 return False

@@ -21,7 +21,7 @@ import pytest
 from lxml import etree
 from sqlmodel import Session, select
 
-from einvoice import audit, workflow
+from einvoice.approval import audit, workflow
 from einvoice.config import load_settings
 from einvoice.context import Context, open_context
 from einvoice.export import batch
@@ -245,7 +245,7 @@ def _variants(corpus: Path, n: int) -> list[bytes]:
 
 def _export_cmd() -> list[str]:
     # the lead registers cli_export in cli.py; importing it here keeps the test independent
-    return [sys.executable, "-c", "import einvoice.cli_export; from einvoice.cli import app; "
+    return [sys.executable, "-c", "import einvoice.cli.export; from einvoice.cli import app; "
             "app()", "export", "--json"]
 
 

@@ -26,15 +26,15 @@ from sqlmodel import Session
 from sqlmodel import select as sql_select
 from typer.testing import CliRunner
 
-from einvoice.chromium import CHROMIUM_FLAGS, run_chromium
-from einvoice.cli_common import app as cli_app
-from einvoice.cli_http import token_app
+from einvoice.approval.suppliers import SupplierData, save_supplier
+from einvoice.approval.tokens import create_token, revoke_token
+from einvoice.cli.common import app as cli_app
+from einvoice.cli.http import token_app
 from einvoice.config import Settings
 from einvoice.context import Context, open_context
 from einvoice.intake.http import create_app
 from einvoice.store import tables as t
-from einvoice.suppliers import SupplierData, save_supplier
-from einvoice.tokens import create_token, revoke_token
+from einvoice.views.chromium import CHROMIUM_FLAGS, run_chromium
 
 CIUS = "valid/xrechnung-testsuite/technical-cases/cius"
 COMPREHENSIVE = f"{CIUS}/01.01_comprehensive_test_ubl.xml"

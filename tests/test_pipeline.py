@@ -12,8 +12,8 @@ from sqlmodel import Session, func, select
 
 from einvoice.context import Context
 from einvoice.pipeline import Submission, ingest
-from einvoice.queries import get_case
 from einvoice.store import tables as t
+from einvoice.views.queries import get_case
 
 XR = "valid/xrechnung-testsuite/technical-cases/cius"
 

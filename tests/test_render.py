@@ -20,12 +20,12 @@ import pytest
 from babel.numbers import format_currency
 from pydantic import BaseModel
 
-from einvoice import render
-from einvoice.chromium import ChromiumMissing, RenderError, html_to_pdf, run_chromium
 from einvoice.formats.reader import read_document
-from einvoice.labels import LABELS
 from einvoice.model import Identifier, Invoice, Line
-from einvoice.render import render_invoice_html
+from einvoice.views import render
+from einvoice.views.chromium import ChromiumMissing, RenderError, html_to_pdf, run_chromium
+from einvoice.views.labels import LABELS
+from einvoice.views.render import render_invoice_html
 from tests.conftest import CORPUS
 
 MAX_XML = 64 * 1024 * 1024

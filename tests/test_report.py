@@ -11,12 +11,12 @@ from lxml import html as lxml_html
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from einvoice.approval.workflow import approve, reject
 from einvoice.context import Context
 from einvoice.pipeline import Submission, ingest
-from einvoice.report import gather, percentile, write_report
 from einvoice.store import tables as t
 from einvoice.store.types import utcnow
-from einvoice.workflow import approve, reject
+from einvoice.views.report import gather, percentile, write_report
 
 XR = "valid/xrechnung-testsuite/technical-cases/cius"
 SVG = "{http://www.w3.org/2000/svg}svg"

@@ -20,8 +20,8 @@ from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
-from einvoice import cli_service  # noqa: F401  (registers run / status / report)
-from einvoice.cli_common import app
+from einvoice.cli import service as cli_service  # noqa: F401  (registers run / status / report)
+from einvoice.cli.common import app
 from einvoice.config import Settings
 from einvoice.context import Context, open_context
 from einvoice.scheduler import (
@@ -35,7 +35,6 @@ from einvoice.scheduler import (
     wait_for,
 )
 from einvoice.store import tables as t
-from einvoice.store.locks import try_lock
 
 INVOICE = "valid/xrechnung-testsuite/technical-cases/cius/01.01_comprehensive_test_ubl.xml"
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,9 +138,9 @@ def test_only_one_process_runs_the_nightly_export(
                              inbox_dir=tmp_path / "inbox")
     first, second = open_context(settings), open_context(settings)  # two engines: two sessions
     try:
-        with try_lock(first, "export") as a, try_lock(second, "export") as b:
+        with first.lock("export", wait=False) as a, second.lock("export", wait=False) as b:
             assert a and not b
-        with try_lock(second, "export") as b:
+        with second.lock("export", wait=False) as b:
             assert b
         calls: list[int] = []
         gate = threading.Barrier(2)
@@ -174,9 +173,9 @@ def test_only_one_process_runs_the_nightly_export(
 def test_sqlite_file_lock_excludes_a_second_holder(ctx: Context) -> None:
     if ctx.engine.dialect.name != "sqlite":
         pytest.skip("the file lock is the SQLite fallback")
-    with try_lock(ctx, "folder:x") as a, try_lock(ctx, "folder:x") as b:
+    with ctx.lock("folder:x", wait=False) as a, ctx.lock("folder:x", wait=False) as b:
         assert a and not b
-    with try_lock(ctx, "folder:x") as c:
+    with ctx.lock("folder:x", wait=False) as c:
         assert c
 
 

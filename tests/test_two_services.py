@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlmodel import Session, func, select
 
-from einvoice import workflow
+from einvoice.approval import workflow
 from einvoice.config import load_settings
 from einvoice.context import open_context
 from einvoice.pipeline import Submission, ingest

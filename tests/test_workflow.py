@@ -13,15 +13,15 @@ from sqlalchemy import text
 from sqlmodel import Session, func, select
 from typer.testing import CliRunner
 
-from einvoice import audit, workflow
+from einvoice.approval import audit, workflow
+from einvoice.approval.suppliers import SupplierData, save_supplier
+from einvoice.approval.workflow import WorkflowError
 from einvoice.cli import app
 from einvoice.config import load_settings
 from einvoice.context import Context, open_context
 from einvoice.pipeline import Submission, ingest
-from einvoice.queries import get_case, inbox
 from einvoice.store import tables as t
-from einvoice.suppliers import SupplierData, save_supplier
-from einvoice.workflow import WorkflowError
+from einvoice.views.queries import get_case, inbox
 
 XR = "valid/xrechnung-testsuite/technical-cases/cius"
 

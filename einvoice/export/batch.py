@@ -44,7 +44,6 @@ from sqlalchemy import Connection, func, insert, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
-from einvoice import audit
 from einvoice.context import Context
 from einvoice.errors import EinvoiceError, NotFound
 from einvoice.export import BatchInfo, DatevParams, ExportItem, LineBooking, datev, neutral
@@ -55,15 +54,15 @@ from einvoice.export.folders import (
     publish,
     safe_name,
 )
+from einvoice.lifecycle import Status
 from einvoice.model import Invoice as InvoiceModel
-from einvoice.store import retry
+from einvoice.store import chain, retry
 from einvoice.store import tables as t
 from einvoice.store.durable import fsync_dir, write_file
-from einvoice.store.locks import named_lock
 from einvoice.store.types import utcnow
-from einvoice.suppliers import lookup
+from einvoice.views.queries import supplier_for
 
-APPROVED, EXPORTED = "approved", "exported"
+APPROVED, EXPORTED = Status.APPROVED, Status.EXPORTED
 MANIFEST = "manifest.json"
 EXPORT_LOCK = "export-batch"  # one exporter at a time, also across machines
 _BATCH_DIR = re.compile(r"^batch-(\d+)(?:-|$)")
@@ -170,7 +169,7 @@ def _candidates(s: Session) -> list[t.Invoice]:
 
 
 def _booking(ctx: Context, s: Session, inv: t.Invoice) -> dict[str, str | None]:
-    supplier = lookup(s, inv.seller_vat_id, inv.seller_name)
+    supplier = supplier_for(s, inv.seller_vat_id, inv.seller_name)
     return {
         "creditor": _acct(supplier.creditor_account if supplier else None)
         or ctx.settings.datev_default_creditor,
@@ -324,11 +323,11 @@ def _commit(conn: Connection, info: BatchInfo, final: Path, items: Sequence[Expo
     if changed != len(ids):
         raise _Stale
     for item in items:
-        audit.append(conn, invoice_id=item.invoice_id, actor=info.actor, action="export",
+        chain.append(conn, invoice_id=item.invoice_id, actor=info.actor, action="export",
                      before=APPROVED, after=EXPORTED,
                      detail={"batch": info.batch_id, "creditor": item.creditor,
                              "account": item.account, "cost_centre": item.cost_centre})
-    audit.append(conn, invoice_id=None, actor=info.actor, action="export-batch", before=None,
+    chain.append(conn, invoice_id=None, actor=info.actor, action="export-batch", before=None,
                  after=None, detail={"batch": info.batch_id, "folder": info.folder,
                                      "manifest_sha256": manifest_sha,
                                      "datev": params.to_json(), "invoices": len(items)})
@@ -342,7 +341,7 @@ def export(ctx: Context, actor: str, *, dry_run: bool = False) -> ExportResult:
     if dry_run:
         return ExportResult(planned=plan(ctx), dry_run=True)
     root = ctx.settings.export_path
-    with named_lock(ctx, EXPORT_LOCK, wait=True):
+    with ctx.lock(EXPORT_LOCK):
         cleaned, lost = recover(ctx)
         for _attempt in range(5):
             result = _export_once(ctx, actor, root)
@@ -420,7 +419,7 @@ def rewrite(ctx: Context, batch_id: int) -> ExportResult:
     """Write a recorded batch again, byte for byte as the first time (checked against the
     recorded manifest SHA-256 before it replaces anything)."""
     root = ctx.settings.export_path
-    with named_lock(ctx, EXPORT_LOCK, wait=True):
+    with ctx.lock(EXPORT_LOCK):
         with Session(ctx.engine) as s:
             batch, invoices, bookings, params = _recorded(ctx, s, batch_id)
             created = batch.created_at

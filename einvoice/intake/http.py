@@ -29,14 +29,14 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from einvoice.approval.tokens import authenticate
 from einvoice.config import Settings
 from einvoice.context import Context, open_context
 from einvoice.errors import EinvoiceError, TooLarge
 from einvoice.pipeline import IngestResult, Submission, ingest
-from einvoice.queries import get_case
 from einvoice.store import tables as t
-from einvoice.tokens import authenticate
 from einvoice.validation.report import VERDICT_DE
+from einvoice.views.queries import get_case
 
 API_UPLOAD, PAGE_UPLOAD = "/api/v1/invoices", "/upload"
 MULTIPART_SLACK = 64 * 1024  # boundaries, part headers and the token field around the file

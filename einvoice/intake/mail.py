@@ -23,11 +23,11 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from einvoice import notify
 from einvoice.config import Mailbox
 from einvoice.context import Context
 from einvoice.errors import ConfigError
 from einvoice.intake import mime
+from einvoice.notify import outbox as notify
 from einvoice.pipeline import Submission, ingest_parts
 from einvoice.store.archive import sha256_hex
 from einvoice.store.db import session_scope

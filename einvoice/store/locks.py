@@ -10,10 +10,9 @@ import contextlib
 import fcntl
 import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 
-from sqlalchemy import text
-
-from einvoice.context import Context
+from sqlalchemy import Engine, text
 
 
 def lock_key(name: str) -> int:
@@ -22,12 +21,13 @@ def lock_key(name: str) -> int:
 
 
 @contextlib.contextmanager
-def named_lock(ctx: Context, name: str, *, wait: bool) -> Iterator[bool]:
+def named_lock(engine: Engine, folder: Path, name: str, *, wait: bool) -> Iterator[bool]:
     """Hold the lock ``name`` while the block runs. With ``wait`` the block waits for it and
-    always gets True; without, it yields False at once when another process holds it."""
-    if ctx.engine.dialect.name == "postgresql":
+    always gets True; without, it yields False at once when another process holds it.
+    ``folder`` holds the lock files when the database is SQLite."""
+    if engine.dialect.name == "postgresql":
         key = lock_key(name)
-        with ctx.engine.connect() as conn:
+        with engine.connect() as conn:
             if wait:
                 conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
                 got = True
@@ -42,7 +42,6 @@ def named_lock(ctx: Context, name: str, *, wait: bool) -> Iterator[bool]:
                     conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                     conn.commit()
         return
-    folder = ctx.settings.data_dir / "locks"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / (hashlib.sha256(name.encode()).hexdigest()[:24] + ".lock")
     with path.open("a") as fh:
@@ -55,8 +54,3 @@ def named_lock(ctx: Context, name: str, *, wait: bool) -> Iterator[bool]:
             yield True
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def try_lock(ctx: Context, name: str) -> contextlib.AbstractContextManager[bool]:
-    """The lock if it is free right now (False otherwise): for jobs another process may do."""
-    return named_lock(ctx, name, wait=False)

@@ -1,4 +1,5 @@
-"""Leitweg-ID (BT-10): syntax and ISO 7064 MOD 97-10 check digits, and whether it is ours.
+"""Leitweg-ID (BT-10): syntax and ISO 7064 MOD 97-10 check digits, the office it routes to, and
+whether it is ours.
 
 Findings are warnings: the official rules only require BT-10 to be present (BR-DE-15), and the
 official test invoices carry made-up IDs; a wrong or foreign ID is for routing to sort out, with
@@ -7,14 +8,26 @@ the reason in the report.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from stdnum.de import leitweg
 
-from einvoice.routing import office_for
 from einvoice.validation.document import Doc
 from einvoice.validation.findings import Finding, Flag
 
 FORMAT = "EINVOICE-LEITWEG-1"
 UNKNOWN = "EINVOICE-LEITWEG-2"
+
+
+def office_for(leitweg_id: str | None, routes: Mapping[str, str]) -> str | None:
+    """The receiving office in a routing table: the exact ID first, then the longest
+    configured prefix (a fine address beats the coarse address of the whole city)."""
+    if not leitweg_id:
+        return None
+    if leitweg_id in routes:
+        return routes[leitweg_id]
+    prefixes = [p for p in routes if leitweg_id.startswith(p)]
+    return routes[max(prefixes, key=len)] if prefixes else None
 
 
 class LeitwegPack:

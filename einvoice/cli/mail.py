@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.progress import Progress, TaskID
 
-from einvoice.cli_common import ConfigOpt, JsonOpt, app, console, context, emit_json, err, fail
+from einvoice.cli.common import ConfigOpt, JsonOpt, app, console, context, emit_json, err, fail
 
 mail_app = typer.Typer(help="IMAP mailboxes.", no_args_is_help=True)
 app.add_typer(mail_app, name="mail")
@@ -25,9 +25,9 @@ def poll(
 
     Exit code 0: all processed; 1: a message failed or a mailbox could not be polled.
     """
-    from einvoice import notify
     from einvoice.intake.mail import MailboxReport
     from einvoice.intake.mail import poll as poll_mailbox
+    from einvoice.notify import outbox as notify
 
     with context(config) as ctx:
         boxes = [b for b in ctx.settings.mailboxes if mailbox in (None, b.name)]

@@ -10,9 +10,9 @@ from sqlmodel import Session, col, func, or_, select
 
 from einvoice.context import Context
 from einvoice.errors import NotFound
+from einvoice.lifecycle import Status, supplier_flags
 from einvoice.model import Invoice as InvoiceModel
 from einvoice.store import tables as t
-from einvoice.suppliers import flags, lookup
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def get_case(ctx: Context, invoice_id: int) -> Case:
         inv, doc, sub = invoice_rows(s, invoice_id)
         findings = list(s.exec(select(t.Finding).where(t.Finding.invoice_id == invoice_id)
                                .order_by(col(t.Finding.id))).all())
-        supplier = lookup(s, inv.seller_vat_id, inv.seller_name)
+        supplier = supplier_for(s, inv.seller_vat_id, inv.seller_name)
     model = InvoiceModel.model_validate_json(inv.model_json) if inv.model_json else None
     flagged = flags(inv, supplier) if model else []
     return Case(inv, doc, sub, model, findings, flagged, history(ctx, invoice_id))
@@ -121,7 +121,7 @@ def finding_summary(f: t.Finding) -> dict[str, Any]:
             "location": f.location, "line": f.line, "message": f.message}
 
 
-INBOX_STATUSES = ("pending", "on_hold")
+INBOX_STATUSES = (Status.PENDING, Status.ON_HOLD)
 
 
 @dataclass
@@ -157,6 +157,24 @@ def inbox(ctx: Context, office: str | None, limit: int | None = 50) -> list[Inbo
     return [InboxRow(inv, doc, flags(inv, by_key.get(inv.seller_key or "")
                                      or by_key.get(inv.seller_name or "")))
             for inv, doc in rows]
+
+
+def supplier_for(s: Session, vat_id: str | None, name: str | None) -> t.Supplier | None:
+    """The supplier by VAT id (normalised), else by exact name."""
+    conditions = []
+    if vat_id:
+        conditions.append(col(t.Supplier.vat_id) == vat_id.replace(" ", "").upper())
+    if name:
+        conditions.append(col(t.Supplier.name) == name)
+    if not conditions:
+        return None
+    return s.exec(select(t.Supplier).where(or_(*conditions))).first()
+
+
+def flags(inv: t.Invoice, supplier: t.Supplier | None) -> list[str]:
+    """The supplier warnings of an invoice case (see ``lifecycle.supplier_flags``)."""
+    return supplier_flags(inv.seller_name, [i for i in (inv.ibans or "").split(",") if i],
+                          None if supplier is None else supplier.ibans.split(","))
 
 
 def history(ctx: Context, invoice_id: int) -> list[t.AuditEvent]:

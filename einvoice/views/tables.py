@@ -12,8 +12,8 @@ from rich.panel import Panel
 from rich.table import Table
 
 from einvoice.model import Address, Contact, Invoice
-from einvoice.queries import Case, InboxRow
 from einvoice.store import tables as t
+from einvoice.views.queries import Case, InboxRow
 
 LOCALE = "de_DE"
 

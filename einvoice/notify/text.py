@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from einvoice.labels import LABELS
-from einvoice.render import money
 from einvoice.store import tables as t
+from einvoice.views.labels import LABELS
+from einvoice.views.render import money
 
 LOCAL = ZoneInfo("Europe/Berlin")
 

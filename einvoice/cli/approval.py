@@ -1,4 +1,4 @@
-"""Approval commands for finance staff: inbox, approve, reject, hold, assign, history, audit."""
+"""Approval commands for finance staff: inbox, approve, reject, hold, assign, view, history."""
 
 from __future__ import annotations
 
@@ -9,20 +9,15 @@ from typing import Annotated
 
 import typer
 
-from einvoice import audit, workflow
-from einvoice.cli_common import ConfigOpt, JsonOpt, app, console, context, emit_json, err
+from einvoice.approval import workflow
+from einvoice.approval.workflow import Change, WorkflowError
+from einvoice.cli.common import ConfigOpt, JsonOpt, app, console, context, emit_json, err
 from einvoice.context import Context
-from einvoice.queries import event_summary, get_case, history, inbox, summary
-from einvoice.suppliers import SupplierData, save_supplier, suppliers
-from einvoice.views import history_table, inbox_table, supplier_table
-from einvoice.workflow import Change, WorkflowError
+from einvoice.views.queries import event_summary, get_case, history, inbox, summary
+from einvoice.views.tables import history_table, inbox_table
 
 AsOpt = Annotated[str | None, typer.Option("--as", help="acting person (default: settings "
                                            "`user`, else the OS user)")]
-audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
-supplier_app = typer.Typer(help="Supplier master data.", no_args_is_help=True)
-app.add_typer(audit_app, name="audit")
-app.add_typer(supplier_app, name="supplier")
 
 
 def actor(ctx: Context, given: str | None) -> str:
@@ -75,11 +70,10 @@ def approve(ids: Annotated[list[int], typer.Argument(help="one or more invoice i
 def reject(invoice_id: int, reason: Annotated[str, typer.Option(help="sent to the supplier")],
            who: AsOpt = None, config: ConfigOpt = None) -> None:
     """Reject an invoice; the reason is required and sent to the supplier."""
-    from einvoice import notify
+    from einvoice.notify import outbox as notify
 
     with context(config) as ctx:
         _guarded(lambda: workflow.reject(ctx, invoice_id, actor(ctx, who), reason))
-        notify.queue_rejection(ctx, invoice_id, reason)
         console.print(str(notify.send_pending(ctx)))
 
 
@@ -135,8 +129,8 @@ def view(invoice_id: int,
                                            "(headless Chromium)")] = False,
          config: ConfigOpt = None) -> None:
     """Write a readable HTML page of the invoice (German labels, BT ids), optionally a PDF."""
-    from einvoice.chromium import html_to_pdf
-    from einvoice.render import render_invoice_html
+    from einvoice.views.chromium import html_to_pdf
+    from einvoice.views.render import render_invoice_html
 
     with context(config) as ctx:
         case = get_case(ctx, invoice_id)
@@ -163,48 +157,3 @@ def history_(invoice_id: int, config: ConfigOpt = None, as_json: JsonOpt = False
         emit_json([event_summary(ev) for ev in events])
     else:
         console.print(history_table(invoice_id, events))
-
-
-@audit_app.command("verify")
-def audit_verify(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """Check the hash chain; exit code 1 when an event was edited, inserted or deleted."""
-    with context(config) as ctx:
-        check = audit.verify(ctx.engine)
-    if as_json:
-        emit_json({"ok": check.ok, "events": check.events, "broken_at": check.broken_at,
-                   "problem": check.problem})
-    elif check.ok:
-        console.print(f"audit trail intact: {check.events} events")
-    else:
-        err.print(f"[red]audit trail broken at event {check.broken_at}:[/red] {check.problem}")
-    if not check.ok:
-        raise typer.Exit(1)
-
-
-@supplier_app.command("add")
-def supplier_add(name: Annotated[str, typer.Option()],
-                 vat_id: Annotated[str | None, typer.Option("--vat-id")] = None,
-                 iban: Annotated[list[str] | None, typer.Option(help="repeatable")] = None,
-                 account: Annotated[str | None, typer.Option()] = None,
-                 cost_centre: Annotated[str | None, typer.Option("--cost-centre")] = None,
-                 creditor: Annotated[str | None, typer.Option(help="creditor account")] = None,
-                 config: ConfigOpt = None) -> None:
-    """Add or update a supplier (matched by VAT id, else by name); IBANs are added."""
-    with context(config) as ctx:
-        row = save_supplier(ctx, SupplierData(name, vat_id, tuple(iban or ()), account,
-                                              cost_centre, creditor))
-    console.print(supplier_table([row]))
-
-
-@supplier_app.command("list")
-def supplier_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """The supplier master data."""
-    with context(config) as ctx:
-        rows = suppliers(ctx)
-    if as_json:
-        emit_json([{"id": r.id, "name": r.name, "vat_id": r.vat_id,
-                    "ibans": [i for i in r.ibans.split(",") if i], "account": r.account,
-                    "cost_centre": r.cost_centre, "creditor_account": r.creditor_account}
-                   for r in rows])
-    else:
-        console.print(supplier_table(rows))

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from einvoice.cli_common import ConfigOpt, JsonOpt, app, console, context, emit_json, err, fail
+from einvoice.cli.common import ConfigOpt, JsonOpt, app, console, context, emit_json, err, fail
 from einvoice.export.batch import ExportResult, export, rewrite, verify
 
 

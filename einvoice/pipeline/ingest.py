@@ -20,9 +20,11 @@ from einvoice.errors import InputError, TooLarge
 from einvoice.formats.detect import Container, Kind, sniff
 from einvoice.formats.reader import Reading, read_document
 from einvoice.formats.ziparchive import Member, unpack
+from einvoice.lifecycle import Status
+from einvoice.pipeline.persist import persist_leaf
 from einvoice.store import records
 from einvoice.store.archive import sha256_hex
-from einvoice.store.records import QUARANTINED, Outcome, SubmissionRef
+from einvoice.store.records import Outcome, SubmissionRef
 from einvoice.store.types import utcnow
 from einvoice.validation.engine import validator_for
 from einvoice.validation.findings import Report
@@ -55,7 +57,7 @@ class IngestResult:
     @property
     def ok(self) -> bool:
         """True when every document in the submission could be read."""
-        return bool(self.outcomes) and all(o.status != QUARANTINED for o in self.outcomes)
+        return bool(self.outcomes) and all(o.status != Status.QUARANTINED for o in self.outcomes)
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,7 @@ def _process(ctx: Context, ref: SubmissionRef, parent_id: int | None, name: str 
     xml_sha = None
     if reading.xml is not None:
         xml_sha = digest if reading.xml is data else ctx.archive.put(reading.xml)
-    outcomes.append(records.leaf(ctx.engine, ref, parent_id, name, len(data), digest, reading,
+    outcomes.append(persist_leaf(ctx.engine, ref, parent_id, name, len(data), digest, reading,
                                  examined.report, xml_sha, ctx.settings))
 
 

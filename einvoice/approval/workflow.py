@@ -1,7 +1,9 @@
-"""The status machine: approve, reject, hold, release, reassign, assign accounts.
+"""Staff actions on an invoice: approve, reject, hold, release, reassign, assign accounts.
 
-Every action reads the invoice, checks the transition, writes the change with an optimistic
-version check, and appends an audit event, all in one transaction. Two people acting on the
+Which transitions are allowed, and when an invoice is approved, is decided by
+``einvoice.lifecycle``. Every action reads the invoice, asks the lifecycle, writes the change with
+an optimistic version check and appends an audit event (and, for a rejection, queues the notice
+to the supplier), all in one transaction. Two people acting on the
 same invoice at once: exactly one change wins; the other is re-checked against the new state
 and fails with a clear message (or succeeds, when it is still allowed).
 """
@@ -10,26 +12,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import col
 
-from einvoice import audit
+from einvoice import lifecycle
 from einvoice.context import Context
-from einvoice.errors import EinvoiceError, NotFound
-from einvoice.store import retry
+from einvoice.errors import NotFound
+from einvoice.lifecycle import Action, Role, Status, WorkflowError
+from einvoice.notify import outbox
+from einvoice.store import chain, retry
 from einvoice.store import tables as t
 from einvoice.store.types import utcnow
 
-PENDING, ON_HOLD, APPROVED, REJECTED = "pending", "on_hold", "approved", "rejected"
-
-
-class WorkflowError(EinvoiceError):
-    """A transition that is not allowed; nothing was changed."""
-
+__all__ = ["Change", "WorkflowError", "approve", "assign", "hold", "reassign", "reject",
+           "release"]
 
 @dataclass(frozen=True)
 class Change:
@@ -46,8 +45,8 @@ _READ: Any = (select(col(t.Invoice.id), col(t.Invoice.status), col(t.Invoice.ver
               .where(col(t.Invoice.id) == bindparam("id")))
 
 
-def _change(ctx: Context, invoice_id: int, actor: str, action: str, allowed: set[str],
-            decide: Decide, reason: str | None = None) -> Change:
+def _change(ctx: Context, invoice_id: int, actor: str, action: Action, decide: Decide,
+            reason: str | None = None) -> Change:
     """Run one transition; ``decide`` returns (status after, columns to set, audit detail,
     message) and may write rows of its own in the same transaction."""
     for attempt in range(retry.ATTEMPTS):
@@ -56,9 +55,7 @@ def _change(ctx: Context, invoice_id: int, actor: str, action: str, allowed: set
                 row: Row[Any] | None = conn.execute(_READ, {"id": invoice_id}).first()
                 if row is None:
                     raise NotFound(f"no invoice with id {invoice_id}")
-                if row.status not in allowed:
-                    raise WorkflowError(f"invoice {invoice_id} is {row.status}: cannot {action} "
-                                        f"(allowed from {', '.join(sorted(allowed))})")
+                lifecycle.check_transition(action, row.status, Role.STAFF, invoice_id)
                 after, values, detail, message = decide(conn, row)
                 done = conn.execute(
                     update(t.Invoice)
@@ -66,7 +63,7 @@ def _change(ctx: Context, invoice_id: int, actor: str, action: str, allowed: set
                     .values(status=after, version=row.version + 1, updated_at=utcnow(), **values))
                 if done.rowcount != 1:
                     raise _Changed
-                audit.append(conn, invoice_id=invoice_id, actor=actor, action=action,
+                chain.append(conn, invoice_id=invoice_id, actor=actor, action=action,
                              before=row.status, after=after, reason=reason, detail=detail)
             return Change(invoice_id, action, row.status, after, message)
         except (_Changed, IntegrityError, OperationalError):
@@ -78,53 +75,49 @@ class _Changed(Exception):
     """The version check failed: another transaction changed the invoice first."""
 
 
-def approvals_needed(gross_total: Decimal | None, threshold: Decimal) -> int:
-    """Four-eyes rule: above the threshold two different people must approve."""
-    return 2 if gross_total is not None and gross_total > threshold else 1
-
-
 def approve(ctx: Context, invoice_id: int, actor: str) -> Change:
     threshold = ctx.settings.four_eyes_threshold
 
     def decide(conn: Connection, row: Row[Any]) -> tuple[str, dict[str, Any], None, str]:
-        approvers = set(conn.execute(select(col(t.Approval.actor))
-                                     .where(col(t.Approval.invoice_id) == invoice_id)).scalars())
-        if actor in approvers:
-            raise WorkflowError(f"{actor} has already approved invoice {invoice_id}; "
-                                "a second approval must come from someone else")
+        earlier = conn.execute(select(col(t.Approval.actor))
+                               .where(col(t.Approval.invoice_id) == invoice_id)).scalars()
+        outcome = lifecycle.approval(invoice_id, actor, earlier, row.gross_total, threshold)
         conn.execute(insert(t.Approval), {"invoice_id": invoice_id, "actor": actor,
                                           "at": utcnow()})
-        needed = approvals_needed(row.gross_total, threshold)
-        have = len(approvers) + 1
-        if have >= needed:
-            return APPROVED, {}, None, f"invoice {invoice_id} approved"
-        return PENDING, {}, None, (f"invoice {invoice_id}: approval {have} of {needed} "
-                                   "(four-eyes rule); waiting for a second person")
+        if outcome.status is Status.APPROVED:
+            return outcome.status, {}, None, f"invoice {invoice_id} approved"
+        return outcome.status, {}, None, (
+            f"invoice {invoice_id}: approval {outcome.have} of {outcome.needed} "
+            "(four-eyes rule); waiting for a second person")
 
-    return _change(ctx, invoice_id, actor, "approve", {PENDING}, decide)
+    return _change(ctx, invoice_id, actor, Action.APPROVE, decide)
 
 
 def reject(ctx: Context, invoice_id: int, actor: str, reason: str) -> Change:
     if not reason.strip():
         raise WorkflowError("a rejection needs a reason (it is sent to the supplier)")
-    return _change(ctx, invoice_id, actor, "reject", {PENDING, ON_HOLD},
-                   lambda conn, row: (REJECTED, {"note": reason}, None,
-                                      f"invoice {invoice_id} rejected"), reason)
+
+    def decide(conn: Connection, row: Row[Any]) -> tuple[str, dict[str, Any], None, str]:
+        outbox.queue_rejection(conn, invoice_id, reason)
+        return Status.REJECTED, {"note": reason}, None, f"invoice {invoice_id} rejected"
+
+    return _change(ctx, invoice_id, actor, Action.REJECT, decide, reason)
 
 
 def hold(ctx: Context, invoice_id: int, actor: str, note: str) -> Change:
-    return _change(ctx, invoice_id, actor, "hold", {PENDING},
-                   lambda conn, row: (ON_HOLD, {"note": note}, None,
+    return _change(ctx, invoice_id, actor, Action.HOLD,
+                   lambda conn, row: (Status.ON_HOLD, {"note": note}, None,
                                       f"invoice {invoice_id} on hold"), note)
 
 
 def release(ctx: Context, invoice_id: int, actor: str) -> Change:
-    return _change(ctx, invoice_id, actor, "release", {ON_HOLD},
-                   lambda conn, row: (PENDING, {}, None, f"invoice {invoice_id} pending again"))
+    return _change(ctx, invoice_id, actor, Action.RELEASE,
+                   lambda conn, row: (Status.PENDING, {}, None,
+                                      f"invoice {invoice_id} pending again"))
 
 
 def reassign(ctx: Context, invoice_id: int, actor: str, office: str, reason: str | None) -> Change:
-    return _change(ctx, invoice_id, actor, "reassign", {"received", PENDING, ON_HOLD, "invalid"},
+    return _change(ctx, invoice_id, actor, Action.REASSIGN,
                    lambda conn, row: (row.status, {"office": office},
                                       {"office": [row.office, office]},
                                       f"invoice {invoice_id} now with {office}"), reason)
@@ -149,4 +142,4 @@ def assign(ctx: Context, invoice_id: int, actor: str, account: str | None,
             raise WorkflowError(f"invoice {invoice_id} has no line {line}")
         return row.status, {}, detail, f"invoice {invoice_id} line {line}: assigned {values}"
 
-    return _change(ctx, invoice_id, actor, "assign", {PENDING, ON_HOLD}, decide)
+    return _change(ctx, invoice_id, actor, Action.ASSIGN, decide)

@@ -19,15 +19,15 @@ from babel.numbers import format_currency, format_decimal, get_currency_name
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel
 
-from einvoice.labels import (
+from einvoice.model import AllowanceCharge, Identifier, Invoice, Line
+from einvoice.validation.report import VERDICT_DE
+from einvoice.views.labels import (
     CODES,
     DOCUMENT_TYPES,
     LABELS,
     LEVEL_DE,
     STATUS_DE,
 )
-from einvoice.model import AllowanceCharge, Identifier, Invoice, Line
-from einvoice.validation.report import VERDICT_DE
 
 LOCALE = "de_DE"
 

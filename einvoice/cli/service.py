@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from einvoice.cli_common import ConfigOpt, JsonOpt, app, console, context, emit_json, fail
+from einvoice.cli.common import ConfigOpt, JsonOpt, app, console, context, emit_json, fail
 from einvoice.config import load_settings
 from einvoice.errors import EinvoiceError
 
@@ -40,7 +40,7 @@ def _when(value: str | None) -> str:
 @app.command()
 def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Last run of each job, queue sizes, last export and recent errors."""
-    from einvoice.status import service_status
+    from einvoice.views.status import service_status
 
     with context(config) as ctx:
         data = service_status(ctx)
@@ -81,7 +81,7 @@ def report(since: Annotated[str | None, typer.Option(help="from YYYY-MM-DD; defa
            output: Annotated[Path, typer.Option("--output", "-o")] = Path("report.html"),
            config: ConfigOpt = None) -> None:
     """The overview for the head of finance: a self-contained HTML page with charts."""
-    from einvoice.report import write_report
+    from einvoice.views.report import write_report
 
     start = _date(since) if since else date.today() - timedelta(days=30)
     with context(config) as ctx:

@@ -23,22 +23,23 @@ from email.utils import formatdate, parseaddr
 from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, not_, or_, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, not_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from einvoice import notify_text
 from einvoice.config import Smtp
 from einvoice.context import Context
 from einvoice.errors import NotFound
+from einvoice.lifecycle import Status
 from einvoice.model import Invoice as InvoiceModel
-from einvoice.queries import invoice_rows
+from einvoice.notify import text as notify_text
 from einvoice.store import tables as t
 from einvoice.store.types import utcnow
+from einvoice.views.queries import invoice_rows
 
 log = logging.getLogger(__name__)
 
-RECEIPT, INVALID, REJECTED = "receipt", "invalid", "rejected"
+RECEIPT, INVALID, REJECTED = "receipt", "invalid", "rejected"  # kinds of notice
 RECEIPT_CHANNELS = frozenset({"mail"})  # uploads get their receipt in the HTTP answer
 CLAIM = "sending since "
 LEASE = timedelta(minutes=10)
@@ -67,7 +68,8 @@ class SendReport:
 def queue_for_ingest(ctx: Context, submission_id: int) -> list[int]:
     """Record the notices an ingested submission calls for: a receipt to the sender of a
     mailed submission (``smtp.send_receipts``) and a notice for each invalid invoice in it.
-    Returns the ids of the notices this call added."""
+    Returns the ids of the notices this call added; each is committed on its own, so a notice
+    another process recorded first is skipped, not an error."""
     with Session(ctx.engine) as s:
         sub = s.get(t.Submission, submission_id)
         if sub is None:
@@ -77,42 +79,44 @@ def queue_for_ingest(ctx: Context, submission_id: int) -> list[int]:
             .join(t.Invoice, col(t.Invoice.document_id) == col(t.Document.id))
             .where(col(t.Document.submission_id) == submission_id)
             .order_by(col(t.Document.id))).all())
-        invalid_ids = [inv.id for _, inv in cases if inv.status == INVALID]
+        invalid_ids = [inv.id for _, inv in cases if inv.status == Status.INVALID]
         findings = list(s.exec(select(t.Finding)
                                .where(col(t.Finding.invoice_id).in_(invalid_ids))
                                .order_by(col(t.Finding.id))).all())
-    added: list[int] = []
+    wanted: list[tuple[str, str, str | None, Callable[[], notify_text.Text], int | None]] = []
     smtp = ctx.settings.smtp
     sender = _address(sub.sender)
     if (cases and sender and sub.channel in RECEIPT_CHANNELS and smtp is not None
             and smtp.send_receipts):
-        _add(added, _record(ctx.engine, f"receipt:submission:{submission_id}", RECEIPT, sender,
-                            partial(notify_text.receipt, sub, cases), submission_id=submission_id))
+        wanted.append((f"receipt:submission:{submission_id}", RECEIPT, sender,
+                       partial(notify_text.receipt, sub, cases), None))
     for _, inv in cases:
-        if inv.status != INVALID or inv.id is None:
+        if inv.status != Status.INVALID or inv.id is None:
             continue
         own = [f for f in findings if f.invoice_id == inv.id]
-        _add(added, _for_invoice(ctx.engine, f"invalid:invoice:{inv.id}", INVALID, sub, inv,
-                                 partial(notify_text.invalid, sub, inv, own)))
+        wanted.append((f"invalid:invoice:{inv.id}", INVALID, _recipient(sub, inv),
+                       partial(notify_text.invalid, sub, inv, own), inv.id))
+    added: list[int] = []
+    for key, kind, to, make, invoice_id in wanted:
+        try:
+            with Session(ctx.engine) as s:
+                notice_id = _record(s, key, kind, to, make, sub, invoice_id)
+                s.commit()
+        except IntegrityError:  # a concurrent caller recorded the same event first
+            continue
+        if notice_id is not None:
+            added.append(notice_id)
     return added
 
 
-def queue_rejection(ctx: Context, invoice_id: int, reason: str) -> int | None:
-    """Record the notice that a person rejected the invoice, with the reason. Returns its id,
-    or None when it was recorded before or there is no address to send it to."""
-    with Session(ctx.engine) as s:
+def queue_rejection(conn: Connection, invoice_id: int, reason: str) -> int | None:
+    """Record the notice that a person rejected the invoice, with the reason, in the caller's
+    transaction (the rejection's own, so the two are written together or not at all). Returns
+    its id, or None when it was recorded before or there is no address to send it to."""
+    with Session(bind=conn) as s:
         inv, _doc, sub = invoice_rows(s, invoice_id)
-    return _for_invoice(ctx.engine, f"rejected:invoice:{invoice_id}", REJECTED, sub, inv,
-                        partial(notify_text.rejected, sub, inv, reason))
-
-
-def _for_invoice(engine: Engine, key: str, kind: str, sub: t.Submission, inv: t.Invoice,
-                 make: Callable[[], notify_text.Text]) -> int | None:
-    to = _recipient(sub, inv)
-    if to is None:
-        log.warning("no address for notice %s (submission %s via %s)", key, sub.id, sub.channel)
-        return None
-    return _record(engine, key, kind, to, make, submission_id=sub.id, invoice_id=inv.id)
+        return _record(s, f"rejected:invoice:{invoice_id}", REJECTED, _recipient(sub, inv),
+                       partial(notify_text.rejected, sub, inv, reason), sub, invoice_id)
 
 
 def _recipient(sub: t.Submission, inv: t.Invoice) -> str | None:
@@ -136,28 +140,22 @@ def _address(text: str | None) -> str | None:
     return addr if "@" in addr.strip("@") else None
 
 
-def _record(engine: Engine, key: str, kind: str, to: str, make: Callable[[], notify_text.Text],
-            submission_id: int | None, invoice_id: int | None = None) -> int | None:
-    """Insert the notice for ``key`` unless it exists; the id when this call inserted it."""
-    with Session(engine) as s:
-        if s.exec(select(t.Notice.id).where(t.Notice.event_key == key)).first() is not None:
-            return None
+def _record(s: Session, key: str, kind: str, to: str | None,
+            make: Callable[[], notify_text.Text], sub: t.Submission,
+            invoice_id: int | None) -> int | None:
+    """Add the notice for ``key`` in ``s`` unless it exists or there is nobody to send it to;
+    the id when this call added it."""
+    if to is None:
+        log.warning("no address for notice %s (submission %s via %s)", key, sub.id, sub.channel)
+        return None
+    if s.exec(select(t.Notice.id).where(t.Notice.event_key == key)).first() is not None:
+        return None
     text = make()
     notice = t.Notice(event_key=key, kind=kind, recipient=to, subject=text.subject,
-                      body=text.body, submission_id=submission_id,
-                      invoice_id=invoice_id)
-    try:
-        with Session(engine, expire_on_commit=False) as s:
-            s.add(notice)
-            s.commit()
-    except IntegrityError:  # a concurrent caller recorded the same event first
-        return None
+                      body=text.body, submission_id=sub.id, invoice_id=invoice_id)
+    s.add(notice)
+    s.flush()
     return notice.id
-
-
-def _add(ids: list[int], notice_id: int | None) -> None:
-    if notice_id is not None:
-        ids.append(notice_id)
 
 
 # ------------------------------------------------------------------ sending

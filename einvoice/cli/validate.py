@@ -1,0 +1,84 @@
+"""``einvoice validate``: the KoSIT-like command line, without a database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from einvoice.cli.common import ConfigOpt, app, console, emit_json, fail
+from einvoice.config import load_settings
+from einvoice.errors import EinvoiceError
+
+if TYPE_CHECKING:  # the validation stack loads only when the command runs
+    from einvoice.validation.findings import Report
+
+
+class ReportFormat(StrEnum):
+    text = "text"
+    json = "json"
+    html = "html"
+
+
+def _write_reports(reports: list[Report], fmt: ReportFormat, output: Path | None) -> None:
+    from einvoice.validation.report import (
+        report_html,
+        report_json,
+        report_json_text,
+        report_text,
+    )
+
+    if fmt is ReportFormat.json and output is None:
+        emit_json([report_json(r) for r in reports])
+        return
+    render: Callable[[Report], str] = {
+        ReportFormat.text: report_text, ReportFormat.html: report_html,
+        ReportFormat.json: report_json_text}[fmt]
+    if output is None:
+        if fmt is ReportFormat.html and len(reports) > 1:
+            fail("--format html with several files needs --output DIR")
+        typer.echo("\n".join(render(r) for r in reports))
+        return
+    output.mkdir(parents=True, exist_ok=True)
+    for r in reports:
+        suffix = "txt" if fmt is ReportFormat.text else fmt.value
+        target = output / f"{Path(r.source).name}.report.{suffix}"
+        target.write_text(render(r) + "\n", encoding="utf-8")
+        console.print(f"{r.verdict.value:<9} {r.source} → {target}")
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="XML or PDF files")],
+    fmt: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.text,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="write one report "
+                                                "per file into DIR")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Validate files like the KoSIT validator, without a database.
+
+    Exit code 0: all accepted; 1: any rejected; 2: a processing error.
+    """
+    from einvoice.validation.engine import validator_for
+    from einvoice.validation.findings import Report, Verdict
+
+    try:
+        settings = load_settings(config)
+        validator = validator_for(settings)
+    except EinvoiceError as exc:
+        fail(str(exc))
+    reports = []
+    for path in files:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            reports.append(Report(str(path), Verdict.UNDEFINED, None, error=str(exc)))
+            continue
+        reports.append(validator.validate_bytes(data, str(path), settings.max_xml_bytes))
+    _write_reports(reports, fmt, output)
+    verdicts = {r.verdict for r in reports}
+    raise typer.Exit(2 if Verdict.UNDEFINED in verdicts else 1 if Verdict.REJECT in verdicts
+                     else 0)
