@@ -12,7 +12,12 @@ import pytest
 from einvoice.config import Settings, load_settings
 from einvoice.context import Context, open_context
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+# EINVOICE_CORPUS, else the nearest `shared/corpus` beside the checkout or any folder above
+# this file (so that copies of the tests, e.g. mutmut's ./mutants/, find it too)
+CORPUS = Path(os.environ.get("EINVOICE_CORPUS") or next(
+    (up / "shared" / "corpus" for up in Path(__file__).resolve().parents
+     if (up / "shared" / "corpus").is_dir()),
+    Path(__file__).resolve().parents[2] / "shared" / "corpus"))
 
 
 def corpus_path() -> Path:
