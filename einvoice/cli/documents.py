@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from einvoice.cli.common import ConfigOpt, JsonOpt, app, console, context, emit_json, err, fail
+from einvoice.lifecycle import Status
 from einvoice.views.queries import (
     ListFilter,
     event_summary,
@@ -44,8 +45,8 @@ def _report(results: list[FileResult], as_json: bool) -> None:
     new = sum(o.new for o in docs)
     console.print(f"{len(results)} files, {len(docs)} documents ({new} new, "
                   f"{len(docs) - new} already known), "
-                  f"{sum(o.status == 'quarantined' for o in docs)} quarantined, "
-                  f"{sum(o.status == 'duplicate' for o in docs)} duplicates")
+                  f"{sum(o.status == Status.QUARANTINED for o in docs)} quarantined, "
+                  f"{sum(o.status == Status.DUPLICATE for o in docs)} duplicates")
     for r in results:
         if not r.ok:
             err.print(f"[yellow]{r.path}[/yellow]: {r.problem}")
