@@ -1,0 +1,504 @@
+"""The approval rules through the workflow, on SQLite and PostgreSQL: every allowed (action,
+status) pair succeeds and every other status is refused without changing anything (table
+written out in ``tests.test_lifecycle``), four-eyes at and one cent above the threshold, two
+people acting at once, the supplier master and the suppliers' upload tokens.
+
+Invoices are written as rows (with their ingest audit event) rather than ingested from the
+corpus: these rules do not depend on the document, and mutation testing runs them often."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlmodel import Session, col, func, select
+
+from einvoice import lifecycle
+from einvoice.approval import tokens, workflow
+from einvoice.approval.suppliers import SupplierData, SupplierError, save_supplier, suppliers
+from einvoice.approval.workflow import Change, WorkflowError
+from einvoice.context import Context
+from einvoice.errors import NotFound
+from einvoice.store import chain, retry
+from einvoice.store import tables as t
+from tests.test_lifecycle import STATUSES, TABLE
+
+THRESHOLD = Decimal("5000")
+SENDER = "Muster GmbH <rechnung@muster.example>"
+
+
+@pytest.fixture
+def staff(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> Context:
+    """A context with the four-eyes threshold at 5000; retries do not sleep."""
+    ctx.settings.four_eyes_threshold = THRESHOLD
+    monkeypatch.setattr(retry, "pause", lambda attempt: None)
+    return ctx
+
+
+def make_invoice(ctx: Context, status: str = "pending", gross: Decimal | None = Decimal("100.00"),
+                 office: str | None = "Kämmerei") -> int:
+    """An invoice row as the pipeline leaves it: submission (by mail), document, two lines and
+    the ingest audit event."""
+    digest = hashlib.sha256(uuid.uuid4().bytes).hexdigest()
+    with Session(ctx.engine) as s:
+        sub = t.Submission(sha256=digest, size=100, channel="mail", sender=SENDER)
+        s.add(sub)
+        s.flush()
+        assert sub.id is not None
+        doc = t.Document(submission_id=sub.id, sha256=digest, size=100, filename="r.xml",
+                         kind="ubl-invoice")
+        s.add(doc)
+        s.flush()
+        assert doc.id is not None
+        inv = t.Invoice(document_id=doc.id, status=status, number=f"R-{digest[:8]}",
+                        gross_total=gross, currency="EUR", office=office,
+                        seller_name="Muster GmbH")
+        s.add(inv)
+        s.flush()
+        assert inv.id is not None
+        s.add_all([t.InvoiceLine(invoice_id=inv.id, position=pos, line_id=str(pos))
+                   for pos in (1, 2)])
+        chain.append(s.connection(), invoice_id=inv.id, actor="einvoice", action="ingest",
+                     before=None, after=status)
+        s.commit()
+        return inv.id
+
+
+@dataclass(frozen=True)
+class State:
+    """Everything an action may change."""
+
+    status: str
+    version: int
+    updated_at: datetime
+    office: str | None
+    account: str | None
+    cost_centre: str | None
+    note: str | None
+    line_accounts: tuple[str | None, ...]
+    events: int
+    approvals: tuple[str, ...]
+    notices: int
+
+
+def state(ctx: Context, invoice_id: int) -> State:
+    with Session(ctx.engine) as s:
+        inv = s.get(t.Invoice, invoice_id)
+        assert inv is not None
+        lines = s.exec(select(t.InvoiceLine.account)
+                       .where(t.InvoiceLine.invoice_id == invoice_id)
+                       .order_by(col(t.InvoiceLine.position))).all()
+        approvals = s.exec(select(t.Approval.actor).where(t.Approval.invoice_id == invoice_id)
+                           .order_by(col(t.Approval.id))).all()
+        return State(inv.status, inv.version, inv.updated_at, inv.office, inv.account,
+                     inv.cost_centre, inv.note, tuple(lines),
+                     s.exec(select(func.count()).select_from(t.AuditEvent)).one(),
+                     tuple(approvals),
+                     s.exec(select(func.count()).select_from(t.Notice)).one())
+
+
+def last_event(ctx: Context) -> tuple[Any, ...]:
+    with Session(ctx.engine) as s:
+        ev = s.exec(select(t.AuditEvent).order_by(col(t.AuditEvent.id).desc())).first()
+        assert ev is not None
+        return (ev.invoice_id, ev.actor, ev.action, ev.reason, ev.before, ev.after, ev.detail)
+
+
+REASON = "Leistung nicht erbracht"
+NOTE = "Lieferschein fehlt"
+
+# what each staff action is called with, and what it writes
+ACT: dict[str, Callable[[Context, int], Change]] = {
+    "approve": lambda ctx, i: workflow.approve(ctx, i, "alice"),
+    "reject": lambda ctx, i: workflow.reject(ctx, i, "alice", REASON),
+    "hold": lambda ctx, i: workflow.hold(ctx, i, "alice", NOTE),
+    "release": lambda ctx, i: workflow.release(ctx, i, "alice"),
+    "reassign": lambda ctx, i: workflow.reassign(ctx, i, "alice", "Tiefbauamt", "falsche Stelle"),
+    "assign": lambda ctx, i: workflow.assign(ctx, i, "alice", "4711", "KST-10"),
+}
+MESSAGE = {
+    "approve": "invoice {i} approved",
+    "reject": "invoice {i} rejected",
+    "hold": "invoice {i} on hold",
+    "release": "invoice {i} pending again",
+    "reassign": "invoice {i} now with Tiefbauamt",
+    "assign": "invoice {i}: assigned {{'account': '4711', 'cost_centre': 'KST-10'}}",
+}
+# (reason, detail) of the audit event
+AUDIT = {
+    "approve": (None, None),
+    "reject": (REASON, None),
+    "hold": (NOTE, None),
+    "release": (None, None),
+    "reassign": ("falsche Stelle", '{"office": ["Kämmerei", "Tiefbauamt"]}'),
+    "assign": (None, '{"account": "4711", "cost_centre": "KST-10", "line": null}'),
+}
+# the columns the action sets: (office, account, cost_centre, note)
+COLUMNS = {
+    "reject": {"note": REASON},
+    "hold": {"note": NOTE},
+    "reassign": {"office": "Tiefbauamt"},
+    "assign": {"account": "4711", "cost_centre": "KST-10"},
+}
+
+
+def test_every_staff_action_is_in_the_table() -> None:
+    assert set(ACT) == {a for a, (_, _, role) in TABLE.items() if role == "staff"}
+
+
+@pytest.mark.parametrize("action", sorted(ACT))
+def test_every_status_through_the_workflow(staff: Context, action: str) -> None:
+    sources, target, _ = TABLE[action]
+    for status in STATUSES:
+        i = make_invoice(staff, status)
+        before = state(staff, i)
+        if status not in sources:
+            with pytest.raises(WorkflowError) as refused:
+                ACT[action](staff, i)
+            assert str(refused.value) == (f"invoice {i} is {status}: cannot {action} "
+                                          f"(allowed from {', '.join(sorted(sources))})")
+            assert state(staff, i) == before, (action, status)
+            continue
+        after = target or status
+        change = ACT[action](staff, i)
+        assert change == Change(i, action, status, after, MESSAGE[action].format(i=i))
+        now = state(staff, i)
+        expected = {"status": after, "version": before.version + 1,
+                    "updated_at": now.updated_at, "events": before.events + 1,
+                    "approvals": ("alice",) if action == "approve" else (),
+                    "notices": before.notices + (action == "reject"), **COLUMNS.get(action, {})}
+        assert now == State(**{**before.__dict__, **expected}), (action, status)
+        assert now.updated_at > before.updated_at
+        reason, detail = AUDIT[action]
+        assert last_event(staff) == (i, "alice", action, reason, status, after, detail)
+
+
+def test_a_rejection_queues_the_notice_with_the_reason(staff: Context) -> None:
+    i = make_invoice(staff)
+    workflow.reject(staff, i, "alice", REASON)
+    with Session(staff.engine) as s:
+        notice = s.exec(select(t.Notice)).one()
+    assert (notice.invoice_id, notice.kind, notice.recipient) == (
+        i, "rejected", "rechnung@muster.example")
+    assert REASON in notice.body
+
+
+def test_reassign_of_an_approved_invoice_is_refused(staff: Context) -> None:
+    i = make_invoice(staff)
+    workflow.approve(staff, i, "alice")
+    before = state(staff, i)
+    with pytest.raises(WorkflowError, match=rf"^invoice {i} is approved: cannot reassign "
+                                            r"\(allowed from invalid, on_hold, pending, "
+                                            r"received\)$"):
+        workflow.reassign(staff, i, "bob", "Tiefbauamt", None)
+    assert state(staff, i) == before
+
+
+def test_unknown_invoice(staff: Context) -> None:
+    with pytest.raises(NotFound, match=r"^no invoice with id 999999$"):
+        workflow.approve(staff, 999999, "alice")
+
+
+# ------------------------------------------------------------------ four-eyes
+
+def test_at_the_threshold_one_approval_suffices(staff: Context) -> None:
+    i = make_invoice(staff, gross=Decimal("5000.00"))
+    assert workflow.approve(staff, i, "alice") == Change(
+        i, "approve", "pending", "approved", f"invoice {i} approved")
+    assert state(staff, i).approvals == ("alice",)
+
+
+def test_without_a_gross_total_one_approval_suffices(staff: Context) -> None:
+    i = make_invoice(staff, gross=None)
+    assert workflow.approve(staff, i, "alice").after == "approved"
+
+
+def test_one_cent_above_two_different_people_are_needed(staff: Context) -> None:
+    i = make_invoice(staff, gross=Decimal("5000.01"))
+    first = workflow.approve(staff, i, "alice")
+    assert first == Change(i, "approve", "pending", "pending", f"invoice {i}: approval 1 of 2 "
+                           "(four-eyes rule); waiting for a second person")
+    assert last_event(staff) == (i, "alice", "approve", None, "pending", "pending", None)
+    before = state(staff, i)
+    assert (before.status, before.approvals) == ("pending", ("alice",))
+    with pytest.raises(WorkflowError) as twice:
+        workflow.approve(staff, i, "alice")
+    assert str(twice.value) == (f"alice has already approved invoice {i}; a second approval "
+                                "must come from someone else")
+    assert state(staff, i) == before
+    assert workflow.approve(staff, i, "bob") == Change(
+        i, "approve", "pending", "approved", f"invoice {i} approved")
+    assert state(staff, i).approvals == ("alice", "bob")
+
+
+def test_four_eyes_counts_the_approvals_of_this_invoice_only(staff: Context) -> None:
+    a = make_invoice(staff, gross=Decimal("9000"))
+    b = make_invoice(staff, gross=Decimal("9000"))
+    workflow.approve(staff, a, "alice")
+    assert workflow.approve(staff, b, "alice").after == "pending"  # her first approval of b
+    assert workflow.approve(staff, a, "bob").after == "approved"
+    assert state(staff, b).approvals == ("alice",)
+
+
+# ------------------------------------------------------------------ two people at once
+
+def meanwhile(monkeypatch: pytest.MonkeyPatch, other: Callable[[], object],
+              times: int = 1) -> None:
+    """While the next approval decides (after reading the invoice, before writing), someone
+    else's transaction commits ``other``."""
+    real = lifecycle.approval
+    left = [times]
+
+    def approval(invoice_id: int, actor: str, earlier: Iterable[str], gross: Decimal | None,
+                 threshold: Decimal) -> lifecycle.ApprovalOutcome:
+        outcome = real(invoice_id, actor, earlier, gross, threshold)
+        if left[0]:
+            left[0] -= 1
+            other()
+        return outcome
+
+    monkeypatch.setattr(lifecycle, "approval", approval)
+
+
+def test_of_two_people_acting_at_once_one_wins_and_the_other_is_told(
+        staff: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    i = make_invoice(staff)
+    before = state(staff, i)
+    meanwhile(monkeypatch, lambda: workflow.hold(staff, i, "bob", NOTE))
+    with pytest.raises(WorkflowError, match=rf"^invoice {i} is on_hold: cannot approve"):
+        workflow.approve(staff, i, "alice")
+    now = state(staff, i)
+    assert (now.status, now.version, now.events, now.approvals) == (
+        "on_hold", before.version + 1, before.events + 1, ())
+    assert last_event(staff)[1:3] == ("bob", "hold")
+
+
+def test_the_loser_is_checked_again_and_succeeds_when_still_allowed(
+        staff: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    i = make_invoice(staff)
+    before = state(staff, i)
+    meanwhile(monkeypatch, lambda: workflow.assign(staff, i, "bob", "4711", None))
+    assert workflow.approve(staff, i, "alice").after == "approved"
+    now = state(staff, i)
+    # bob's change is kept, and the approval of the first, failed attempt was rolled back
+    assert (now.status, now.version, now.account, now.events, now.approvals) == (
+        "approved", before.version + 2, "4711", before.events + 2, ("alice",))
+
+
+def test_retries_end_with_a_clear_message(staff: Context,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    i = make_invoice(staff)
+    before = state(staff, i)
+    pauses: list[int] = []
+    monkeypatch.setattr(retry, "ATTEMPTS", 3)
+    monkeypatch.setattr(retry, "pause", pauses.append)
+    meanwhile(monkeypatch, lambda: workflow.assign(staff, i, "bob", "4711", None), times=3)
+    with pytest.raises(WorkflowError) as busy:
+        workflow.approve(staff, i, "alice")
+    assert str(busy.value) == f"invoice {i} is being changed by someone else; try again"
+    assert pauses == [0, 1, 2]  # backing off a little longer each time
+    now = state(staff, i)
+    assert (now.status, now.version, now.events, now.approvals) == (
+        "pending", before.version + 3, before.events + 3, ())
+
+
+# ------------------------------------------------------------------ other refusals
+
+def test_a_rejection_needs_a_reason(staff: Context) -> None:
+    i = make_invoice(staff)
+    before = state(staff, i)
+    for reason in ("", "   ", "\n"):
+        with pytest.raises(WorkflowError) as refused:
+            workflow.reject(staff, i, "alice", reason)
+        assert str(refused.value) == "a rejection needs a reason (it is sent to the supplier)"
+    assert state(staff, i) == before
+
+
+@pytest.mark.parametrize(("account", "cost_centre"), [(None, None), ("", ""), (None, "")])
+def test_assign_needs_an_account_or_a_cost_centre(staff: Context, account: str | None,
+                                                  cost_centre: str | None) -> None:
+    i = make_invoice(staff)
+    before = state(staff, i)
+    with pytest.raises(WorkflowError) as refused:
+        workflow.assign(staff, i, "alice", account, cost_centre)
+    assert str(refused.value) == "nothing to assign: give --account and/or --cost-centre"
+    assert state(staff, i) == before
+
+
+def test_assign_only_what_is_given(staff: Context) -> None:
+    i = make_invoice(staff)
+    workflow.assign(staff, i, "alice", "4711", "KST-10")
+    change = workflow.assign(staff, i, "alice", None, "KST-20")
+    assert change.message == f"invoice {i}: assigned {{'cost_centre': 'KST-20'}}"
+    now = state(staff, i)
+    assert (now.account, now.cost_centre) == ("4711", "KST-20")
+    assert last_event(staff)[-1] == '{"cost_centre": "KST-20", "line": null}'
+
+
+def test_assign_one_line(staff: Context) -> None:
+    i = make_invoice(staff)
+    other = make_invoice(staff)
+    before = state(staff, i)
+    change = workflow.assign(staff, i, "alice", "4712", None, line=2)
+    assert change == Change(i, "assign", "pending", "pending",
+                            f"invoice {i} line 2: assigned {{'account': '4712'}}")
+    now = state(staff, i)
+    assert (now.line_accounts, now.account, now.version, now.events) == (
+        (None, "4712"), None, before.version + 1, before.events + 1)
+    assert state(staff, other).line_accounts == (None, None)
+    assert last_event(staff) == (i, "alice", "assign", None, "pending", "pending",
+                                 '{"account": "4712", "line": 2}')
+
+
+def test_assign_a_missing_line_is_refused(staff: Context) -> None:
+    i = make_invoice(staff)
+    before = state(staff, i)
+    with pytest.raises(WorkflowError, match=rf"^invoice {i} has no line 3$"):
+        workflow.assign(staff, i, "alice", "4712", None, line=3)
+    assert state(staff, i) == before
+
+
+# ------------------------------------------------------------------ supplier master
+
+A = "DE02120300000000202051"
+B = "DE89370400440532013000"
+C = "GB33BUKB20201555555555"
+
+
+def supplier_rows(ctx: Context) -> list[tuple[Any, ...]]:
+    return [(r.name, r.vat_id, r.ibans, r.account, r.cost_centre, r.creditor_account)
+            for r in suppliers(ctx)]
+
+
+def test_save_a_new_supplier(ctx: Context) -> None:
+    row = save_supplier(ctx, SupplierData("Muster GmbH", "de 123 456 789", (B, "de02 1203 0000 "
+                                          "0000 2020 51"), "4711", "KST-10", "70001"))
+    # the row is usable after its session closed
+    assert (row.id is not None, row.name, row.vat_id, row.ibans, row.account, row.cost_centre,
+            row.creditor_account) == (True, "Muster GmbH", "DE123456789", f"{A},{B}", "4711",
+                                      "KST-10", "70001")
+    assert supplier_rows(ctx) == [("Muster GmbH", "DE123456789", f"{A},{B}", "4711", "KST-10",
+                                   "70001")]
+
+
+def test_save_a_supplier_without_vat_id_or_ibans(ctx: Context) -> None:
+    row = save_supplier(ctx, SupplierData("Hausmeister Krause"))
+    assert (row.name, row.vat_id, row.ibans, row.account) == ("Hausmeister Krause", None, "",
+                                                              None)
+
+
+def test_update_by_vat_id_keeps_what_is_not_given(ctx: Context) -> None:
+    save_supplier(ctx, SupplierData("Muster GmbH", "DE123456789", (B,), "4711", "KST-10", "70001"))
+    save_supplier(ctx, SupplierData("Muster GmbH & Co. KG", "DE 123456789", (C, A, "de89 3704 "
+                                    "0044 0532 0130 00")))
+    assert supplier_rows(ctx) == [("Muster GmbH & Co. KG", "DE123456789", f"{A},{B},{C}", "4711",
+                                   "KST-10", "70001")]
+    save_supplier(ctx, SupplierData("Muster GmbH & Co. KG", "DE123456789", (), "4712", "KST-20",
+                                    "70002"))
+    assert supplier_rows(ctx) == [("Muster GmbH & Co. KG", "DE123456789", f"{A},{B},{C}", "4712",
+                                   "KST-20", "70002")]
+
+
+def test_update_by_name_without_vat_id(ctx: Context) -> None:
+    save_supplier(ctx, SupplierData("Hausmeister Krause", None, (B,)))
+    save_supplier(ctx, SupplierData("Hausmeister Krause", None, (A,), "4711"))
+    assert supplier_rows(ctx) == [("Hausmeister Krause", None, f"{A},{B}", "4711", None, None)]
+    save_supplier(ctx, SupplierData("Hausmeister Krause", "DE 111 222 333"))
+    assert supplier_rows(ctx) == [("Hausmeister Krause", "DE111222333", f"{A},{B}", "4711", None,
+                                   None)]
+
+
+def test_an_invalid_iban_saves_nothing(ctx: Context) -> None:
+    save_supplier(ctx, SupplierData("Muster GmbH", "DE123456789", (A,)))
+    with pytest.raises(SupplierError) as refused:
+        save_supplier(ctx, SupplierData("Muster GmbH", "DE123456789",
+                                        (B, "DE00 1234", "DE89370400440532013001")))
+    assert str(refused.value) == "invalid IBAN: DE00 1234, DE89370400440532013001"
+    assert supplier_rows(ctx) == [("Muster GmbH", "DE123456789", A, None, None, None)]
+
+
+def test_suppliers_are_listed_by_name(ctx: Context) -> None:
+    for name in ("Zeta AG", "Alpha GmbH", "Mitte KG"):
+        save_supplier(ctx, SupplierData(name))
+    assert [r[0] for r in supplier_rows(ctx)] == ["Alpha GmbH", "Mitte KG", "Zeta AG"]
+
+
+# ------------------------------------------------------------------ upload tokens
+
+@pytest.fixture
+def supplier_id(ctx: Context) -> int:
+    row = save_supplier(ctx, SupplierData("Muster GmbH", "DE123456789"))
+    assert row.id is not None
+    return row.id
+
+
+def token_rows(ctx: Context) -> list[t.ApiToken]:
+    with Session(ctx.engine) as s:
+        return list(s.exec(select(t.ApiToken).order_by(col(t.ApiToken.id))).all())
+
+
+def test_a_token_is_shown_once_and_only_its_hash_is_stored(ctx: Context, supplier_id: int) -> None:
+    token_id, token = tokens.create_token(ctx, supplier_id, "ERP upload")
+    assert token.startswith("einv_") and len(token) == len("einv_") + 43  # 256 random bits
+    [row] = token_rows(ctx)
+    assert (row.id, row.supplier_id, row.label, row.revoked_at) == (
+        token_id, supplier_id, "ERP upload", None)
+    assert row.token_hash == hashlib.sha256(token.encode()).hexdigest() == tokens.token_hash(token)
+    assert token not in json.dumps(row.model_dump(mode="json"))
+    other_id, other = tokens.create_token(ctx, supplier_id)
+    assert other != token and other_id != token_id and token_rows(ctx)[1].label is None
+
+
+def test_authenticate(ctx: Context, supplier_id: int) -> None:
+    _, token = tokens.create_token(ctx, supplier_id)
+    assert tokens.authenticate(ctx, token) == supplier_id
+    assert tokens.authenticate(ctx, token[:-1]) is None
+    assert tokens.authenticate(ctx, token + "x") is None
+    assert tokens.authenticate(ctx, "") is None
+    # what a stolen database holds is not a usable token
+    assert tokens.authenticate(ctx, token_rows(ctx)[0].token_hash) is None
+
+
+def test_a_revoked_token_is_refused(ctx: Context, supplier_id: int) -> None:
+    first_id, first = tokens.create_token(ctx, supplier_id)
+    _, second = tokens.create_token(ctx, supplier_id)
+    tokens.revoke_token(ctx, first_id)
+    assert tokens.authenticate(ctx, first) is None
+    assert tokens.authenticate(ctx, second) == supplier_id
+    revoked_at = token_rows(ctx)[0].revoked_at
+    assert revoked_at is not None and token_rows(ctx)[1].revoked_at is None
+    tokens.revoke_token(ctx, first_id)  # revoking twice keeps the first time
+    assert token_rows(ctx)[0].revoked_at == revoked_at
+    assert tokens.authenticate(ctx, first) is None
+
+
+def test_unknown_supplier_or_token(ctx: Context, supplier_id: int) -> None:
+    with pytest.raises(NotFound, match=r"^no supplier with id 999$"):
+        tokens.create_token(ctx, 999)
+    assert token_rows(ctx) == []
+    with pytest.raises(NotFound, match=r"^no API token with id 999$"):
+        tokens.revoke_token(ctx, 999)
+
+
+def test_tokens_are_compared_in_constant_time(ctx: Context, supplier_id: int,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    _, token = tokens.create_token(ctx, supplier_id)
+    calls: list[tuple[str, str]] = []
+    real = hmac.compare_digest
+
+    def compare_digest(a: str, b: str) -> bool:
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", compare_digest)
+    assert tokens.authenticate(ctx, token) == supplier_id
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    assert calls == [(digest, digest)]
