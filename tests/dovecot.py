@@ -16,11 +16,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from tests import system
 
 USER = "rechnung"
 PASSWORD = "geheim"
-BINARY = shutil.which("dovecot") or "/usr/sbin/dovecot"
 
 CONFIG = """\
 protocols = imap
@@ -72,12 +71,9 @@ def _free_port() -> int:
 
 
 def dovecot_binary() -> str:
-    """The dovecot binary; in CI its absence is an error, elsewhere the test is skipped."""
-    if not os.access(BINARY, os.X_OK):
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("dovecot not installed (apt-get install dovecot-imapd; required in CI)")
-        pytest.skip("dovecot not installed (apt-get install dovecot-imapd)")
-    return BINARY
+    """The dovecot binary; in CI its absence is an error, elsewhere the test is skipped
+    (``tests.system``: the same rule as for the browser)."""
+    return system.dovecot()
 
 
 @dataclass

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
@@ -16,6 +17,7 @@ from einvoice.cli import app
 from einvoice.config import load_settings
 from einvoice.context import open_context
 from einvoice.store import tables as t
+from tests import system
 
 XR = "valid/xrechnung-testsuite/technical-cases/cius"
 
@@ -84,12 +86,16 @@ def test_ingest_folder_then_filter_and_show(run, corpus: Path) -> None:  # type:
 
 
 def test_view_writes_a_readable_page_and_pdf(run, tmp_path: Path, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+    system.chromium()  # the PDF is printed by headless Chromium: required in CI
     run("ingest", str(corpus / XR / "01.01_comprehensive_test_ubl.xml"))
     (row,) = json.loads(run("list", "--json"))
     run("view", str(row["id"]), "--output", "page.html", "--pdf")
     page = (tmp_path / "page.html").read_text()
     assert row["number"] in page and "Rechnungsnummer <span class=\"bt\">(BT-1)" in page
-    assert (tmp_path / "page.pdf").read_bytes().startswith(b"%PDF")
+    pdf = PdfReader(tmp_path / "page.pdf")
+    printed = " ".join(" ".join(p.extract_text() for p in pdf.pages).split())
+    assert f"Rechnung {row['number']}" in printed and "Rechnungsnummer (BT-1)" in printed
+    assert "12.829,69" in printed  # the gross total, as the page shows it
 
 
 def test_supplier_master_data(run) -> None:  # type: ignore[no-untyped-def]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -73,8 +74,12 @@ def test_truncated_pdf_is_a_clear_error(corpus: Path) -> None:
 
 def test_large_non_invoice_is_rejected_quickly() -> None:
     data = b"\x89PNG" + b"\0" * (50 * 1024 * 1024)
+    started = time.perf_counter()
     reading = read_document(data, LIMIT)
-    assert reading.kind is Kind.NOT_AN_INVOICE
+    elapsed = time.perf_counter() - started
+    assert reading.kind is Kind.NOT_AN_INVOICE and reading.invoice is None
+    assert reading.error and "neither XML, PDF nor ZIP" in reading.error
+    assert elapsed < 1.0, f"{elapsed:.2f} s to refuse 50 MB that are no invoice"
 
 
 @pytest.mark.parametrize(("name", "safe"), [

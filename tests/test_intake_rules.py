@@ -194,6 +194,16 @@ def test_a_resend_after_a_rejection_by_a_person_is_new(ctx: Context, base: str) 
     assert (again.status, row(ctx, again.invoice_id).duplicate_of) == ("pending", None)
 
 
+def test_a_duplicate_is_never_the_original_of_a_later_copy(ctx: Context, base: str) -> None:
+    """Original rejected after a copy of it was marked duplicate: a third copy is new, not a
+    duplicate of the earlier duplicate."""
+    first = put(ctx, base)
+    assert put(ctx, resend(base, "2")).status == "duplicate"
+    workflow.reject(ctx, first.invoice_id, "alice", "falscher Preis")
+    third = put(ctx, resend(base, "3"))
+    assert (third.status, row(ctx, third.invoice_id).duplicate_of) == ("pending", None)
+
+
 @pytest.mark.parametrize(("earlier", "is_original"), [
     (Status.RECEIVED, True), (Status.PENDING, True), (Status.ON_HOLD, True),
     (Status.APPROVED, True), (Status.EXPORTED, True),

@@ -82,6 +82,7 @@ def test_cen_unit_expectation(corpus: Path, name: str) -> None:
 def test_cen_unit_agreement_summary(corpus: Path,
                                     record_property: Callable[[str, object], None]) -> None:
     names = sorted(_expected("cen-unit/expected.json"))
+    assert len(names) >= 1000, "the CEN unit tests and their expectations are missing"
     agreed = sum(cen_unit_agrees(name) for name in names)
     record_property("cen_unit_agreement", f"{agreed}/{len(names)}")
     print(f"cen-unit agreement {agreed}/{len(names)}")

@@ -100,10 +100,22 @@ def test_forbidden_transitions_change_nothing(one_approver: Context, corpus: Pat
     assert state(ctx, invoice_id) == before
 
 
-def test_invalid_quarantined_and_duplicate_cannot_be_approved(ctx: Context) -> None:
-    bad = ingest(ctx, Submission(b"<junk", "cli")).outcomes[0]
-    with pytest.raises(WorkflowError, match="quarantined"):
-        workflow.approve(ctx, bad.invoice_id, "alice")
+def test_invalid_quarantined_and_duplicate_cannot_be_approved(ctx: Context,
+                                                              corpus: Path) -> None:
+    data = (corpus / XR / "01.01_comprehensive_test_ubl.xml").read_bytes()
+    invalid = data.replace(b"<cbc:BuyerReference>", b"<cbc:Note>", 1).replace(
+        b"</cbc:BuyerReference>", b"</cbc:Note>", 1).replace(
+        b"<cbc:ID>1234567</cbc:ID>", b"<cbc:ID>BAD-1</cbc:ID>", 1)  # BR-DE-15
+    cases = {"quarantined": b"<junk", "invalid": invalid,
+             "duplicate": data + b"<!-- again -->"}
+    pending_invoice(ctx, corpus)  # the original of the duplicate
+    for status, body in cases.items():
+        outcome = ingest(ctx, Submission(body, "cli")).outcomes[0]
+        assert outcome.status == status
+        before = state(ctx, outcome.invoice_id)
+        with pytest.raises(WorkflowError, match=f"is {status}: cannot approve"):
+            workflow.approve(ctx, outcome.invoice_id, "alice")
+        assert state(ctx, outcome.invoice_id) == before
 
 
 def test_four_eyes_needs_two_different_people(ctx: Context, corpus: Path) -> None:
