@@ -14,7 +14,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -44,12 +44,14 @@ def staff(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> Context:
 
 
 def make_invoice(ctx: Context, status: str = "pending", gross: Decimal | None = Decimal("100.00"),
-                 office: str | None = "Kämmerei") -> int:
-    """An invoice row as the pipeline leaves it: submission (by mail), document, two lines and
-    the ingest audit event."""
+                 office: str | None = "Kämmerei", supplier_id: int | None = None,
+                 **columns: Any) -> int:
+    """An invoice row as the pipeline leaves it: submission (by mail, or uploaded with a token
+    of ``supplier_id``), document, two lines and the ingest audit event."""
     digest = hashlib.sha256(uuid.uuid4().bytes).hexdigest()
     with Session(ctx.engine) as s:
-        sub = t.Submission(sha256=digest, size=100, channel="mail", sender=SENDER)
+        sub = t.Submission(sha256=digest, size=100, channel="mail", sender=SENDER,
+                           supplier_id=supplier_id)
         s.add(sub)
         s.flush()
         assert sub.id is not None
@@ -60,7 +62,7 @@ def make_invoice(ctx: Context, status: str = "pending", gross: Decimal | None = 
         assert doc.id is not None
         inv = t.Invoice(document_id=doc.id, status=status, number=f"R-{digest[:8]}",
                         gross_total=gross, currency="EUR", office=office,
-                        seller_name="Muster GmbH")
+                        seller_name="Muster GmbH", **columns)
         s.add(inv)
         s.flush()
         assert inv.id is not None
@@ -405,6 +407,8 @@ def test_update_by_vat_id_keeps_what_is_not_given(ctx: Context) -> None:
                                     "70002"))
     assert supplier_rows(ctx) == [("Muster GmbH & Co. KG", "DE123456789", f"{A},{B},{C}", "4712",
                                    "KST-20", "70002")]
+    save_supplier(ctx, SupplierData("Muster GmbH & Co. KG", "DE123456789", (B, f" {A} ")))
+    assert supplier_rows(ctx)[0][2] == f"{A},{B},{C}"  # known IBANs are not added twice
 
 
 def test_update_by_name_without_vat_id(ctx: Context) -> None:
@@ -502,3 +506,4 @@ def test_tokens_are_compared_in_constant_time(ctx: Context, supplier_id: int,
     assert tokens.authenticate(ctx, token) == supplier_id
     digest = hashlib.sha256(token.encode()).hexdigest()
     assert calls == [(digest, digest)]
+
