@@ -1,0 +1,197 @@
+"""What the next export batch takes, and how each invoice in it is booked.
+
+The booking rules live here and nowhere else. For one invoice:
+
+- Konto (creditor) = the supplier's creditor account, else setting ``datev_default_creditor``;
+- Gegenkonto (account) = the G/L account staff assigned to the invoice, else the supplier's
+  default account, else setting ``datev_default_account``; an account counts only when it is a
+  DATEV account number (digits, at most 9), so a mistyped assignment falls back instead of
+  producing a booking file DATEV refuses;
+- KOST1 (cost centre) = the assigned cost centre, else the supplier's;
+- an account assigned to one line (``assign --line``) books that line (with ``datev_per_line``).
+
+The invoices taken are those ``approved`` and in no batch, by id; the batch gets the next id and
+a time truncated to milliseconds (what the files and the database both keep).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from einvoice.context import Context
+from einvoice.errors import EinvoiceError
+from einvoice.export import BatchInfo, DatevParams, ExportItem, LineBooking
+from einvoice.export.folders import folder_name, safe_name
+from einvoice.lifecycle import Status
+from einvoice.model import Invoice as InvoiceModel
+from einvoice.store import tables as t
+from einvoice.store.types import utcnow
+from einvoice.views.queries import supplier_for
+
+
+class ExportError(EinvoiceError):
+    """The batch could not be written or recorded; nothing was marked exported."""
+
+
+@dataclass(frozen=True)
+class Booking:
+    """How one invoice is booked in DATEV: Konto, Gegenkonto, KOST1."""
+
+    creditor: str
+    account: str
+    cost_centre: str | None
+
+
+@dataclass(frozen=True)
+class Original:
+    """One archived document of an invoice, as it goes into the batch folder unchanged."""
+
+    name: str  # inside the folder: ``originals/<id>_<number>.xml|.pdf``
+    sha256: str  # its key in the archive
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One invoice of a batch: what the files say about it, and its originals."""
+
+    item: ExportItem
+    originals: tuple[Original, ...]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Everything a batch folder is written from (and nothing else: see ``rewrite``)."""
+
+    info: BatchInfo
+    params: DatevParams
+    entries: tuple[Entry, ...]
+
+    @property
+    def items(self) -> list[ExportItem]:
+        return [e.item for e in self.entries]
+
+    @property
+    def invoice_ids(self) -> list[int]:
+        return [e.item.invoice_id for e in self.entries]
+
+    @property
+    def gross_total(self) -> Decimal:
+        """The sum of BT-112, credit notes negative."""
+        return sum((e.item.signed_gross for e in self.entries), Decimal(0))
+
+
+@dataclass
+class Planned:
+    """One invoice that would go (``--dry-run``)."""
+
+    invoice_id: int
+    number: str | None
+    seller: str | None
+    type_code: str | None
+    gross_total: Decimal | None
+    currency: str | None
+    creditor: str
+    account: str
+    cost_centre: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return self.__dict__ | {"gross_total": None if self.gross_total is None
+                                else f"{self.gross_total:f}"}
+
+
+def _account(value: str | None) -> str | None:
+    """``value`` if it is a DATEV account number, else None."""
+    value = (value or "").strip()
+    return value if value.isdigit() and len(value) <= 9 else None
+
+
+def params_from_settings(ctx: Context) -> DatevParams:
+    s = ctx.settings
+    return DatevParams(adviser=s.datev_adviser, client=s.datev_client, chart=s.datev_chart,
+                       account_length=s.datev_account_length,
+                       fiscal_year_start=s.datev_fiscal_year_start,
+                       tax_keys=dict(s.datev_tax_keys), per_line=s.datev_per_line)
+
+
+def _candidates(s: Session) -> list[t.Invoice]:
+    return list(s.exec(select(t.Invoice).where(col(t.Invoice.status) == Status.APPROVED,
+                                               col(t.Invoice.export_batch_id).is_(None))
+                       .order_by(col(t.Invoice.id))).all())
+
+
+def _book(ctx: Context, s: Session, inv: t.Invoice) -> Booking:
+    supplier = supplier_for(s, inv.seller_vat_id, inv.seller_name)
+    return Booking(
+        creditor=_account(supplier.creditor_account if supplier else None)
+        or ctx.settings.datev_default_creditor,
+        account=_account(inv.account) or _account(supplier.account if supplier else None)
+        or ctx.settings.datev_default_account,
+        cost_centre=inv.cost_centre or (supplier.cost_centre if supplier else None))
+
+
+def preview(ctx: Context) -> list[Planned]:
+    """What the next export would take (nothing is written)."""
+    with Session(ctx.engine) as s:
+        out = []
+        for inv in _candidates(s):
+            assert inv.id is not None
+            b = _book(ctx, s, inv)
+            out.append(Planned(inv.id, inv.number, inv.seller_name, inv.type_code,
+                               inv.gross_total, inv.currency, b.creditor, b.account,
+                               b.cost_centre))
+        return out
+
+
+def next_batch(ctx: Context, actor: str) -> Batch | None:
+    """The next batch: every invoice approved and in no batch (None when there is none)."""
+    with Session(ctx.engine) as s:
+        invoices = _candidates(s)
+        if not invoices:
+            return None
+        batch_id = (s.exec(select(func.max(t.ExportBatch.id))).one() or 0) + 1
+        created = utcnow()
+        created = created.replace(microsecond=created.microsecond // 1000 * 1000)
+        info = BatchInfo(batch_id, created, actor, folder_name(batch_id, created))
+        bookings = {inv.id: _book(ctx, s, inv) for inv in invoices if inv.id is not None}
+        return Batch(info, params_from_settings(ctx), entries(ctx, s, invoices, bookings))
+
+
+def entries(ctx: Context, s: Session, invoices: Sequence[t.Invoice],
+            bookings: Mapping[int, Booking]) -> tuple[Entry, ...]:
+    """The invoices as they go into a batch, each booked as ``bookings`` says."""
+    ids = [inv.id for inv in invoices if inv.id is not None]
+    docs = {d.id: d for d in s.exec(select(t.Document).where(col(t.Document.id).in_(
+        [inv.document_id for inv in invoices]))).all()}
+    lines: dict[int, list[LineBooking]] = {}
+    for ln in s.exec(select(t.InvoiceLine).where(col(t.InvoiceLine.invoice_id).in_(ids))
+                     .order_by(col(t.InvoiceLine.invoice_id), col(t.InvoiceLine.position))):
+        lines.setdefault(ln.invoice_id, []).append(
+            LineBooking(ln.position, _account(ln.account), ln.cost_centre))
+    out: list[Entry] = []
+    for inv in invoices:
+        assert inv.id is not None
+        if inv.model_json is None:
+            raise ExportError(f"invoice {inv.id} has no readable invoice data")
+        model = InvoiceModel.model_validate_json(inv.model_json)
+        doc = docs[inv.document_id]
+        base = f"{inv.id:06d}_{safe_name(model.number)}"
+        head = ctx.archive.get(doc.sha256)[:5]
+        originals = [Original(f"originals/{base}{'.pdf' if head.startswith(b'%PDF') else '.xml'}",
+                              doc.sha256)]
+        if doc.xml_sha256 and doc.xml_sha256 != doc.sha256:
+            originals.append(Original(f"originals/{base}.xml", doc.xml_sha256))
+        b = bookings[inv.id]
+        out.append(Entry(ExportItem(
+            invoice_id=inv.id, model=model, creditor=b.creditor, account=b.account,
+            cost_centre=b.cost_centre, assigned_account=inv.account,
+            assigned_cost_centre=inv.cost_centre, lines=tuple(lines.get(inv.id, [])),
+            original_sha256=doc.sha256, xml_sha256=doc.xml_sha256,
+            files=tuple(o.name for o in originals), pay_by=inv.pay_by or model.due_date,
+            status=Status.EXPORTED), tuple(originals)))
+    return tuple(out)
