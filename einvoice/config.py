@@ -12,13 +12,15 @@ import tomllib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from einvoice.errors import ConfigError
 
 MB = 1024 * 1024
+DEFAULT_TIMEZONE = "Europe/Berlin"
 
 
 class Mailbox(BaseModel):
@@ -115,7 +117,9 @@ class Settings(BaseSettings):
         description="VAT rate -> DATEV BU-Schlüssel (input tax keys; check with accounting)")
     datev_per_line: bool = Field(False, description="one booking per line item instead of per "
                                  "VAT rate")
-    export_time: str = Field("0 2 * * *", description="nightly export, cron, Europe/Berlin")
+    timezone: str = Field(DEFAULT_TIMEZONE, description="IANA time zone of the times people "
+                          "read, report days and the export schedule; stored times stay UTC")
+    export_time: str = Field("0 2 * * *", description="nightly export, cron, in `timezone`")
     poll_minutes: int = Field(5, description="mailbox and drop-folder interval")
     serve_http: bool = Field(False, description="`einvoice run` also serves the upload app")
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1,
@@ -133,6 +137,21 @@ class Settings(BaseSettings):
         # Environment beats the file (passed in as init values), so an operator can override
         # one value of a shared settings file without editing it.
         return (env_settings, init_settings)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {name!r} (an IANA name such as "
+                             f"{DEFAULT_TIMEZONE!r})") from exc
+        return name
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The local time zone, for showing stored UTC times and for local calendar days."""
+        return ZoneInfo(self.timezone)
 
     @property
     def folders(self) -> list[DropFolder]:

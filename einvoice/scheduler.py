@@ -2,7 +2,7 @@
 
 - ``intake``: scan every drop folder, then poll every mailbox (every ``poll_minutes``);
 - ``notify``: send pending notices to suppliers (same interval);
-- ``export``: the nightly export at ``export_time`` (cron, Europe/Berlin).
+- ``export``: the nightly export at ``export_time`` (cron, in the ``timezone`` setting).
 
 Each job never overlaps itself (``max_instances=1``, ``coalesce``), and every run is recorded
 as a ``JobRun`` row. Several processes may run against one PostgreSQL database: each folder,
@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
@@ -45,7 +44,6 @@ from einvoice.store.types import utcnow
 
 log = logging.getLogger("einvoice.scheduler")
 
-BERLIN = ZoneInfo("Europe/Berlin")
 INTAKE, NOTIFY, EXPORT = "intake", "notify", "export"
 ACTOR = "scheduler"
 
@@ -131,7 +129,7 @@ def recorded(ctx: Context, job: str) -> Iterator[Run]:
 
 def export_trigger(settings: Settings) -> Any:
     try:
-        return CronTrigger.from_crontab(settings.export_time, timezone=BERLIN)
+        return CronTrigger.from_crontab(settings.export_time, timezone=settings.zone)
     except ValueError as exc:
         raise ConfigError(f"export_time is not a cron expression: {settings.export_time!r}: "
                           f"{exc}") from exc
@@ -257,10 +255,11 @@ def _describe(batch: object) -> str:
 
 def build_scheduler(service: Service, interval_seconds: float) -> Any:
     """The three jobs on a background scheduler (not started); intake runs at once."""
-    now = datetime.now(BERLIN)
-    sched = BackgroundScheduler(timezone=BERLIN, job_defaults={
+    zone = service.ctx.settings.zone
+    now = datetime.now(zone)
+    sched = BackgroundScheduler(timezone=zone, job_defaults={
         "max_instances": 1, "coalesce": True, "misfire_grace_time": None})
-    every = IntervalTrigger(seconds=interval_seconds, timezone=BERLIN)
+    every = IntervalTrigger(seconds=interval_seconds, timezone=zone)
     sched.add_job(service.intake, every, id=INTAKE, name=INTAKE, next_run_time=now)
     sched.add_job(service.notify, every, id=NOTIFY, name=NOTIFY,
                   next_run_time=now + timedelta(seconds=min(interval_seconds / 2, 5)))

@@ -21,9 +21,10 @@ from pydantic import BaseModel
 
 from einvoice.formats.reader import read_document
 from einvoice.model import Identifier, Invoice, Line
-from einvoice.views import render
+from einvoice.validation.findings import Finding, Flag
+from einvoice.views import formatting, render
 from einvoice.views.chromium import ChromiumMissing, RenderError, html_to_pdf, run_chromium
-from einvoice.views.labels import LABELS
+from einvoice.views.labels import LABELS, code
 from einvoice.views.render import render_invoice_html
 from tests import system
 from tests.conftest import CORPUS
@@ -184,16 +185,16 @@ def test_terms_no_section_places_land_in_the_fallback(monkeypatch: pytest.Monkey
 # ------------------------------------------------------------------ German formats, case data
 
 def test_german_number_date_and_code_formats() -> None:
-    assert render.money(Decimal("1234.56"), "EUR") == "1.234,56\xa0€"
-    assert render.money(Decimal("9.9000"), "EUR") == "9,90\xa0€"
-    assert render.money(Decimal("0.0125"), "EUR") == "0,0125\xa0€"  # unit prices keep decimals
-    assert render.quantity(Decimal("1500.2500")) == "1.500,25"
-    assert render.day(date(2026, 12, 24)) == "24.12.2026"
-    assert render.iban("DE02120300000000202051") == "DE02 1203 0000 0000 2020 51"
-    assert render.code("BT-3", "381") == "381 – Gutschrift"
-    assert render.code("BT-130", "HUR") == "Stunde (HUR)"
-    assert render.code("BT-40", "AT") == "Österreich (AT)"
-    assert render.size(150_123) == "150,1\xa0kB"
+    assert formatting.money(Decimal("1234.56"), "EUR") == "1.234,56\xa0€"
+    assert formatting.money(Decimal("9.9000"), "EUR") == "9,90\xa0€"
+    assert formatting.money(Decimal("0.0125"), "EUR") == "0,0125\xa0€"  # unit prices keep decimals
+    assert formatting.number(Decimal("1500.2500")) == "1.500,25"
+    assert formatting.day(date(2026, 12, 24)) == "24.12.2026"
+    assert formatting.iban("DE02120300000000202051") == "DE02 1203 0000 0000 2020 51"
+    assert code("BT-3", "381") == "381 – Gutschrift"
+    assert code("BT-130", "HUR") == "Stunde (HUR)"
+    assert code("BT-40", "AT") == "Österreich (AT)"
+    assert formatting.size(150_123) == "150,1\xa0kB"
 
 
 def test_skonto_terms_are_spelled_out_with_the_last_day() -> None:
@@ -210,7 +211,7 @@ def test_case_data_is_shown_and_everything_is_escaped() -> None:
     invoice = Invoice.model_validate({"number": "<script>alert(1)</script>",
                                       "notes": [{"text": "a & b <b>"}]})
     html = render_invoice_html(invoice, status="pending", verdict="reject", source="x.xml",
-                               findings=[("error", "BR-DE-15", "Käuferreferenz <fehlt>")])
+                               findings=[Finding("BR-DE-15", Flag.FATAL, "Käuferreferenz <fehlt>")])
     assert "<script>" not in html and "<b>" not in html
     text = _text(html)
     assert "wartet auf Freigabe (pending)" in text and "abgelehnt (reject)" in text
@@ -222,7 +223,7 @@ def test_case_data_is_shown_and_everything_is_escaped() -> None:
 
 def test_page_is_sound_accessible_and_self_contained(corpus: Path) -> None:
     html = render_invoice_html(_read(corpus / XR_CIUS / "01.01_comprehensive_test_ubl.xml"),
-                               findings=[("warning", "BR-X", "m")])
+                               findings=[Finding("BR-X", Flag.WARNING, "m")])
     parser = lxml.html.HTMLParser()
     doc = lxml.html.document_fromstring(html, parser=parser)
     assert not list(parser.error_log)

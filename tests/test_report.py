@@ -99,7 +99,7 @@ def test_report_shows_charts_and_numbers(ctx: Context, corpus: Path, tmp_path: P
     due = doc.xpath("//table[@id='due-soon']/tbody/tr")
     assert [row.xpath("string(td[1])") for row in due] == [str(ids[5])]
     exported = doc.xpath("string(//table[@id='exported']/tbody/tr/td[3])")
-    assert exported == "12\u202f345,67"
+    assert exported == "12.345,67\xa0€"
     # the channels appear in the legend of the first chart
     legend = charts["chart-received"].xpath("string(.)")
     assert "mail" in legend and "upload" in legend and "folder" in legend

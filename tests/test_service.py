@@ -14,6 +14,7 @@ import types
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
@@ -25,7 +26,6 @@ from einvoice.cli.common import app
 from einvoice.config import Settings
 from einvoice.context import Context, open_context
 from einvoice.scheduler import (
-    BERLIN,
     EXPORT,
     INTAKE,
     Service,
@@ -38,6 +38,7 @@ from einvoice.store import tables as t
 
 INVOICE = "valid/xrechnung-testsuite/technical-cases/cius/01.01_comprehensive_test_ubl.xml"
 ROOT = Path(__file__).resolve().parents[1]
+BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def _at(text: str) -> datetime:
@@ -192,8 +193,8 @@ def test_sigterm_stops_the_service_and_leaves_runs_finished(
     for i in range(3):
         shutil.copy(corpus / INVOICE, tmp_path / "inbox" / f"{i}.xml")
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from einvoice import cli, cli_service; cli.app()", "run",
-         "--log-json"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+        [sys.executable, "-m", "einvoice.cli", "run", "--log-json"], cwd=tmp_path, env=env,
+        stderr=subprocess.PIPE, text=True)
     try:
         ctx = None
         assert wait_for(db.exists, 30)

@@ -138,7 +138,7 @@ def view(invoice_id: int,
             raise WorkflowError(f"invoice {invoice_id} is quarantined: {case.invoice.error}")
         page = render_invoice_html(
             case.model, status=case.invoice.status, verdict=case.invoice.verdict,
-            findings=[(f.level, f.rule_id, f.message) for f in case.findings],
+            findings=case.findings,
             source=case.document.filename)
         target = output or Path(f"invoice-{invoice_id}.html")
         target.write_text(page, encoding="utf-8")
@@ -156,4 +156,4 @@ def history_(invoice_id: int, config: ConfigOpt = None, as_json: JsonOpt = False
     if as_json:
         emit_json([event_summary(ev) for ev in events])
     else:
-        console.print(history_table(invoice_id, events))
+        console.print(history_table(invoice_id, events, ctx.settings.zone))

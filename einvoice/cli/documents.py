@@ -11,14 +11,8 @@ import typer
 
 from einvoice.cli.common import ConfigOpt, JsonOpt, app, console, context, emit_json, err, fail
 from einvoice.lifecycle import Status
-from einvoice.views.queries import (
-    ListFilter,
-    event_summary,
-    finding_summary,
-    get_case,
-    list_invoices,
-    summary,
-)
+from einvoice.validation.report import finding_json
+from einvoice.views.queries import ListFilter, event_summary, get_case, list_invoices, summary
 from einvoice.views.tables import case_view, invoice_table
 
 if TYPE_CHECKING:  # the intake and validation stacks load only for the commands that use them
@@ -130,7 +124,7 @@ def show(invoice_id: Annotated[int, typer.Argument(help="invoice id from `einvoi
         case = get_case(ctx, invoice_id)
     if as_json:
         data = summary(case.invoice, case.document)
-        data["findings"] = [finding_summary(f) for f in case.findings]
+        data["findings"] = [finding_json(f) for f in case.findings]
         data["flags"] = case.flags
         data["history"] = [event_summary(ev) for ev in case.events]
         data.update(office=case.invoice.office, account=case.invoice.account,
@@ -139,4 +133,4 @@ def show(invoice_id: Annotated[int, typer.Argument(help="invoice id from `einvoi
         data["invoice"] = case.model.model_dump(mode="json") if case.model else None
         emit_json(data)
     else:
-        console.print(case_view(case))
+        console.print(case_view(case, ctx.settings.zone))

@@ -17,7 +17,8 @@ or charge; rounding differences within a rate go to the largest booking of that 
 invoice still adds up to BT-112 exactly.
 
 Tax keys: ``datev_tax_keys`` is looked up by ``"<category>:<rate>"`` (e.g. ``"AE:19"``), then by
-category (``"AE"``), then by rate (``"19"``); no match: no key.
+category (``"AE"``), then by rate (``"19"``); no match: no key. The header's creation time is
+local time in ``zone`` (the ``timezone`` setting).
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from einvoice.export import BatchInfo, DatevParams, ExportItem
+from einvoice.views.formatting import DEFAULT_ZONE, plain
 
-BERLIN = ZoneInfo("Europe/Berlin")
+BERLIN = DEFAULT_ZONE  # read by export/folders.py until the batch hands its zone to both
 CENT = Decimal("0.01")
 
 COLUMNS: tuple[str, ...] = (
@@ -73,7 +75,8 @@ def _text(value: str | None, limit: int) -> str:
 
 
 def _amount(value: Decimal) -> str:
-    return f"{abs(value).quantize(CENT, ROUND_HALF_UP):f}".replace(".", ",")
+    """DATEV's own rule: always positive (S/H carries the sign), cents, decimal comma."""
+    return plain(abs(value).quantize(CENT, ROUND_HALF_UP)).replace(".", ",")
 
 
 def belegfeld(number: str | None) -> str:
@@ -83,10 +86,7 @@ def belegfeld(number: str | None) -> str:
 
 def rate_text(rate: Decimal | None) -> str:
     """19.00 → ``19``, 5.5 → ``5.5``: the key of ``datev_tax_keys``."""
-    if rate is None:
-        return ""
-    text = f"{rate.normalize():f}"
-    return text
+    return "" if rate is None else plain(rate.normalize())
 
 
 def tax_key(params: DatevParams, category: str | None, rate: Decimal | None) -> str:
@@ -241,9 +241,9 @@ def _fiscal_year_start(d: date, mmdd: str) -> date:
     return start if start <= d else date(d.year - 1, start.month, start.day)
 
 
-def _header(params: DatevParams, batch: BatchInfo, fy_start: date, first: date,
-            last: date) -> str:
-    created = batch.created_at.astimezone(BERLIN)
+def _header(params: DatevParams, batch: BatchInfo, fy_start: date, first: date, last: date,
+            zone: ZoneInfo) -> str:
+    created = batch.created_at.astimezone(zone)
     stamp = created.strftime("%Y%m%d%H%M%S") + f"{created.microsecond // 1000:03d}"
     fields = [
         '"EXTF"', "700", "21", '"Buchungsstapel"', "13", stamp, "", '"RE"',
@@ -261,8 +261,8 @@ def file_name(year: int, fy_start: date) -> str:
     return f"EXTF_Buchungsstapel_{year}_WJ{fy_start.year}.csv"
 
 
-def write(items: Sequence[ExportItem], params: DatevParams,
-          batch: BatchInfo) -> dict[str, bytes]:
+def write(items: Sequence[ExportItem], params: DatevParams, batch: BatchInfo, *,
+          zone: ZoneInfo = DEFAULT_ZONE) -> dict[str, bytes]:
     """The booking files of a batch: name → bytes, one file per (calendar, fiscal) year."""
     parts: dict[tuple[int, date], list[ExportItem]] = defaultdict(list)
     for item in items:
@@ -271,7 +271,7 @@ def write(items: Sequence[ExportItem], params: DatevParams,
     out: dict[str, bytes] = {}
     for (year, fy_start), part in sorted(parts.items()):
         dates = [document_date(i) for i in part]
-        lines: list[str] = [_header(params, batch, fy_start, min(dates), max(dates)),
+        lines: list[str] = [_header(params, batch, fy_start, min(dates), max(dates), zone),
                             ";".join(COLUMNS)]
         lines.extend(_row(b, batch) for b in _all_bookings(part, params))
         text = "\r\n".join(lines) + "\r\n"

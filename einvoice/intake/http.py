@@ -1,17 +1,16 @@
 """HTTP intake: the upload API for suppliers, their upload page, and a health check.
 
-A thin shell over ``pipeline.ingest`` and the read queries; the Context is opened once at
-startup. Uploads are size-limited while the body streams in (``BodyLimit``), so an oversized
-request is refused before it fills memory. ``ingest`` is synchronous and CPU-heavy, so it runs
-in the thread pool; its writes are unique by SHA-256 and retried on conflicts, which makes
-concurrent uploads safe on SQLite and PostgreSQL alike.
+A thin shell over ``pipeline.ingest``, the read queries and ``approval.tokens`` (who a token
+belongs to, which invoices its holder may see); the Context is opened once at startup. Uploads
+are size-limited while the body streams in (``intake.bodylimit``). ``ingest`` is synchronous and
+CPU-heavy, so it runs in the thread pool; its writes are unique by SHA-256 and retried on
+conflicts, which makes concurrent uploads safe on SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date
 from typing import Annotated, Any
 
 from anyio import CapacityLimiter, to_thread
@@ -24,42 +23,24 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, col, select
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from einvoice.approval.tokens import authenticate
+from einvoice.approval.tokens import InvoiceStatus, authenticate, supplier_invoice
 from einvoice.config import Settings
 from einvoice.context import Context, open_context
-from einvoice.errors import EinvoiceError, TooLarge
+from einvoice.errors import EinvoiceError, NotFound, TooLarge
+from einvoice.intake.bodylimit import BodyLimit, too_large
+from einvoice.lifecycle import Status
 from einvoice.pipeline import IngestResult, Submission, ingest
-from einvoice.store import tables as t
-from einvoice.validation.report import VERDICT_DE
+from einvoice.validation.report import VERDICT_DE, FindingOut
+from einvoice.views.labels import LEVEL_DE, status_words
 from einvoice.views.queries import get_case
 
 API_UPLOAD, PAGE_UPLOAD = "/api/v1/invoices", "/upload"
-MULTIPART_SLACK = 64 * 1024  # boundaries, part headers and the token field around the file
-# what a supplier may see: an internal hold is still "pending" to them
-SUPPLIER_STATUS = {"on_hold": "pending"}
-STATUS_DE = {"received": "eingegangen", "pending": "in Prüfung", "invalid": "ungültig",
-             "quarantined": "nicht lesbar", "duplicate": "bereits eingegangen (Duplikat)",
-             "approved": "freigegeben", "rejected": "abgelehnt",
-             "exported": "zur Zahlung übergeben"}
-LEVEL_DE = {"error": "Fehler", "warning": "Warnung", "information": "Hinweis"}
 
 _env = Environment(loader=PackageLoader("einvoice", "templates"),
                    autoescape=select_autoescape(["html"]))
-
-
-class FindingOut(BaseModel):
-    rule_id: str
-    flag: str
-    level: str
-    term: str | None
-    location: str | None
-    line: int | None
-    message: str
 
 
 class DocumentOut(BaseModel):
@@ -76,52 +57,6 @@ class Receipt(BaseModel):
     submission_id: int
     sha256: str
     documents: list[DocumentOut]
-
-
-class InvoiceStatus(BaseModel):
-    invoice_id: int
-    number: str | None
-    status: str
-    verdict: str | None
-    pay_by: date | None
-
-
-# ------------------------------------------------------------------ size limit
-
-
-class BodyLimit:
-    """Refuse upload bodies above the limit while they stream in (HTTP 413): a declared
-    Content-Length is checked before anything is read, a chunked body chunk by chunk."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in (API_UPLOAD, PAGE_UPLOAD):
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope["headers"])
-        multipart = headers.get(b"content-type", b"").startswith(b"multipart/")
-        limit = self.limit + (MULTIPART_SLACK if multipart else 0)
-        declared = int(headers.get(b"content-length", b"0") or 0)
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
-            if declared > limit:
-                raise _too_large(self.limit)
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                raise _too_large(self.limit)
-            return message
-
-        await self.app(scope, limited, send)
-
-
-def _too_large(limit: int) -> HTTPException:
-    return HTTPException(413, f"Upload größer als {limit} Bytes / upload exceeds {limit} bytes")
 
 
 # ------------------------------------------------------------------ shared steps
@@ -169,7 +104,7 @@ async def _ingest(request: Request, data: bytes, filename: str | None,
     if not data:
         raise HTTPException(400, "Leere Datei / empty upload")
     if len(data) > ctx.settings.max_upload_bytes:
-        raise _too_large(ctx.settings.max_upload_bytes)
+        raise too_large(ctx.settings.max_upload_bytes)
     sub = Submission(data, "upload", filename=filename, supplier_id=supplier_id)
     try:
         return await to_thread.run_sync(ingest, ctx, sub, limiter=limiter)
@@ -186,19 +121,17 @@ def _receipt(ctx: Context, result: IngestResult) -> Receipt:
         docs.append(DocumentOut(
             invoice_id=outcome.invoice_id, filename=outcome.filename, kind=outcome.kind,
             status=case.invoice.status, verdict=case.invoice.verdict, error=outcome.error,
-            findings=[FindingOut(rule_id=f.rule_id, flag=f.flag, level=f.level, term=f.term,
-                                 location=f.location, line=f.line, message=f.message)
-                      for f in case.findings]))
+            findings=[FindingOut.of(f) for f in case.findings]))
     return Receipt(submission_id=result.submission_id, sha256=result.sha256, documents=docs)
 
 
 def _accepted(receipt: Receipt) -> bool:
     """False when a document could not be read at all (e.g. refused XML): answered 422."""
-    return all(d.status != "quarantined" for d in receipt.documents)
+    return all(d.status != Status.QUARANTINED for d in receipt.documents)
 
 
 def _render(name: str, status: int = 200, **values: Any) -> HTMLResponse:
-    page = _env.get_template(name).render(status_de=STATUS_DE, verdict_de=VERDICT_DE,
+    page = _env.get_template(name).render(status_words=status_words, verdict_de=VERDICT_DE,
                                           level_de=LEVEL_DE, **values)
     return HTMLResponse(page, status_code=status)
 
@@ -228,18 +161,10 @@ async def upload_invoice(request: Request, ctx: CtxDep, supplier: SupplierDep,
 
 def invoice_status(invoice_id: int, ctx: CtxDep, supplier: SupplierDep) -> InvoiceStatus:
     """Status of one of the supplier's own invoices; 404 for anyone else's."""
-    q = (select(t.Invoice, t.Submission.supplier_id)
-         .join(t.Document, col(t.Document.id) == col(t.Invoice.document_id))
-         .join(t.Submission, col(t.Submission.id) == col(t.Document.submission_id))
-         .where(t.Invoice.id == invoice_id))
-    with Session(ctx.engine) as s:
-        row = s.exec(q).first()
-    if row is None or row[1] != supplier:
-        raise HTTPException(404, f"no invoice with id {invoice_id}")
-    inv = row[0]
-    return InvoiceStatus(invoice_id=invoice_id, number=inv.number,
-                         status=SUPPLIER_STATUS.get(inv.status, inv.status),
-                         verdict=inv.verdict, pay_by=inv.pay_by)
+    try:
+        return supplier_invoice(ctx, supplier, invoice_id)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
 
 
 def healthz(ctx: CtxDep) -> JSONResponse:
@@ -293,7 +218,8 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.ctx.close()
 
     app = FastAPI(title="einvoice – Rechnungseingang", version="1", lifespan=lifespan)
-    app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)
+    app.add_middleware(BodyLimit, limit=settings.max_upload_bytes,
+                       paths=(API_UPLOAD, PAGE_UPLOAD))
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.post(API_UPLOAD, response_model=Receipt, openapi_extra=_UPLOAD_BODY,
              responses={401: {}, 413: {}, 422: {"model": Receipt}})(upload_invoice)

@@ -1,38 +1,24 @@
 """The words of notices to suppliers: plain-text mails, German first and English below, from the
-templates ``templates/notice_*.txt``."""
+templates ``templates/notice_*.txt``. Times are shown in ``zone``, the ``timezone`` setting."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from einvoice.lifecycle import Status
 from einvoice.store import tables as t
-from einvoice.views.labels import LABELS
-from einvoice.views.render import money
-
-LOCAL = ZoneInfo("Europe/Berlin")
+from einvoice.validation.findings import Level
+from einvoice.views.formatting import DEFAULT_ZONE, money, money_en
+from einvoice.views.labels import LABELS, status_words
 
 _env = Environment(loader=PackageLoader("einvoice", "templates"), autoescape=False,
                    trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
                    undefined=StrictUndefined)
-
-# what became of a document, as the receipt tells it (German, English)
-STATUS_WORDS: dict[str, tuple[str, str]] = {
-    "received": ("eingegangen, wird geprüft", "received, being checked"),
-    "pending": ("gültig, in Prüfung durch die Rechnungsstelle",
-                "valid, being reviewed by our accounts department"),
-    "invalid": ("fehlerhaft, wird nicht bearbeitet (Einzelheiten in einer eigenen Nachricht)",
-                "invalid, will not be processed (details in a separate message)"),
-    "duplicate": ("bereits früher eingegangen (Duplikat), wird nicht erneut bearbeitet",
-                  "received before (duplicate), will not be processed again"),
-    "quarantined": ("keine lesbare elektronische Rechnung", "not a readable electronic invoice"),
-}
 
 # how to send a corrected invoice, by channel (German, English)
 RESEND: dict[str, tuple[str, str]] = {
@@ -58,33 +44,36 @@ class Rule:
     message: str
 
 
-def receipt(sub: t.Submission, cases: list[tuple[t.Document, t.Invoice]]) -> Text:
-    """Acknowledges a submission, with what became of each document in it."""
+def receipt(sub: t.Submission, cases: list[tuple[t.Document, t.Invoice]], *,
+            zone: ZoneInfo = DEFAULT_ZONE) -> Text:
+    """Acknowledges a submission, with what became of each document in it (an invalid one
+    gets its own notice naming the rules, which the receipt points to)."""
     documents = [{"name": doc.filename or f"Dokument {i}", "number": inv.number,
-                  "status_de": STATUS_WORDS.get(inv.status, (inv.status, inv.status))[0],
-                  "status_en": STATUS_WORDS.get(inv.status, (inv.status, inv.status))[1]}
+                  "status": status_words(inv.status), "invalid": inv.status == Status.INVALID}
                  for i, (doc, inv) in enumerate(cases, 1)]
     body = _env.get_template("notice_receipt.txt").render(
         documents=documents, subject=sub.subject, submission_id=sub.id, sha256=sub.sha256,
-        **_received(sub.received_at))
+        **_received(sub.received_at, zone))
     return Text(f"Eingangsbestätigung / Receipt {sub.id}", body)
 
 
-def invalid(sub: t.Submission, inv: t.Invoice, findings: list[t.Finding]) -> Text:
+def invalid(sub: t.Submission, inv: t.Invoice, findings: list[t.Finding], *,
+            zone: ZoneInfo = DEFAULT_ZONE) -> Text:
     """Names the rules an invoice breaks (the findings of level error)."""
     rules = [Rule(f.rule_id, f.term, LABELS.get(f.term or ""), _official(f))
-             for f in findings if f.level == "error"]
+             for f in findings if f.level == Level.ERROR]
     if not rules:  # rejected without a rule (no scenario matched, schema not found, ...)
         rules = [Rule("-", None, None, inv.error or "Die Rechnung entspricht keinem "
                       "unterstützten Format. / The invoice matches no supported format.")]
-    body = _env.get_template("notice_invalid.txt").render(rules=rules, **_about(sub, inv))
+    body = _env.get_template("notice_invalid.txt").render(rules=rules, **_about(sub, inv, zone))
     return Text(f"Rechnung abgewiesen / Invoice rejected: {_number(inv)}", body)
 
 
-def rejected(sub: t.Submission, inv: t.Invoice, reason: str) -> Text:
+def rejected(sub: t.Submission, inv: t.Invoice, reason: str, *,
+             zone: ZoneInfo = DEFAULT_ZONE) -> Text:
     """Tells the supplier that a person rejected the invoice, and why."""
     body = _env.get_template("notice_rejected.txt").render(reason=reason.strip(),
-                                                          **_about(sub, inv))
+                                                          **_about(sub, inv, zone))
     return Text(f"Rechnung abgelehnt / Invoice rejected: {_number(inv)}", body)
 
 
@@ -97,7 +86,7 @@ def _number(inv: t.Invoice) -> str:
     return inv.number or f"#{inv.id}"
 
 
-def _about(sub: t.Submission, inv: t.Invoice) -> dict[str, str]:
+def _about(sub: t.Submission, inv: t.Invoice, zone: ZoneInfo) -> dict[str, str]:
     """Which invoice this is and how to resend it, in both languages."""
     de, en = [f"Rechnung {_number(inv)}"], [f"invoice {_number(inv)}"]
     if inv.issue_date:
@@ -105,20 +94,15 @@ def _about(sub: t.Submission, inv: t.Invoice) -> dict[str, str]:
         en.append(f"of {inv.issue_date.isoformat()}")
     if inv.gross_total is not None:
         de.append(f"über {money(inv.gross_total, inv.currency)}")
-        en.append(f"for {_money_en(inv.gross_total, inv.currency)}")
+        en.append(f"for {money_en(inv.gross_total, inv.currency)}")
     resend_de, resend_en = RESEND.get(sub.channel, RESEND_OTHER)
     return {"invoice_de": " ".join(de), "invoice_en": " ".join(en), "resend_de": resend_de,
-            "resend_en": resend_en, **_received(inv.received_at)}
+            "resend_en": resend_en, **_received(inv.received_at, zone)}
 
 
-def _received(at: datetime) -> dict[str, str]:
-    local = at.astimezone(LOCAL)
+def _received(at: datetime, zone: ZoneInfo) -> dict[str, str]:
+    """When it arrived, in local time: the German line the way a letter says it, the English
+    one in ISO order with the zone named."""
+    local = at.astimezone(zone)
     return {"received_de": f"{local:%d.%m.%Y, %H:%M} Uhr",
-            "received_en": f"{local:%Y-%m-%d %H:%M} (German time)"}
-
-
-def _money_en(value: Decimal, currency: str | None) -> str:
-    value = value.normalize()
-    if not currency:
-        return format_decimal(value, locale="en_GB", decimal_quantization=False)
-    return format_currency(value, currency, locale="en_GB", decimal_quantization=False)
+            "received_en": f"{local:%Y-%m-%d %H:%M} ({zone.key} time)"}

@@ -4,6 +4,7 @@ suppliers and clerks). The JSON shape is a promise to scripts: keep it."""
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -16,9 +17,28 @@ _env = Environment(loader=PackageLoader("einvoice", "templates"),
                    autoescape=select_autoescape(["html"]))
 
 
+@dataclass(frozen=True)
+class FindingOut:
+    """One finding as scripts, suppliers and the report pages read it (README: ``validate
+    --format json``). Its fields are the JSON keys, named nowhere else: ``validate``,
+    ``show --json``, the upload receipt and the HTML pages all go through here."""
+
+    rule_id: str
+    flag: str
+    level: str  # the effective level, after the scenario's overrides
+    term: str | None
+    location: str | None
+    line: int | None
+    message: str
+
+    @classmethod
+    def of(cls, f: Finding) -> FindingOut:
+        return cls(rule_id=f.rule_id, flag=f.flag.value, level=f.effective.value, term=f.term,
+                   location=f.location, line=f.line, message=f.message)
+
+
 def finding_json(f: Finding) -> dict[str, Any]:
-    return {"rule_id": f.rule_id, "flag": f.flag.value, "level": f.effective.value,
-            "term": f.term, "location": f.location, "line": f.line, "message": f.message}
+    return asdict(FindingOut.of(f))
 
 
 def report_json(r: Report) -> dict[str, Any]:
@@ -47,4 +67,5 @@ def report_text(r: Report) -> str:
 
 
 def report_html(r: Report) -> str:
-    return _env.get_template("report.html").render(r=r, verdict_de=VERDICT_DE)
+    return _env.get_template("report.html").render(
+        r=r, findings=[finding_json(f) for f in r.findings], verdict_de=VERDICT_DE)

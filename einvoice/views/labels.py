@@ -1,6 +1,16 @@
-"""German names for what finance staff see: EN 16931 business terms, codes and statuses."""
+"""The words for what people see, in one place: EN 16931 business terms and codes (German),
+finding levels, and invoice statuses (German and English, for staff and for suppliers)."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from babel import Locale
+from babel.numbers import get_currency_name
+
+from einvoice.lifecycle import Status
+from einvoice.views.formatting import GERMAN
 
 LABELS: dict[str, str] = {
     "BT-1": "Rechnungsnummer", "BT-2": "Rechnungsdatum", "BT-3": "Code für den Rechnungstyp",
@@ -126,7 +136,67 @@ for _t in ("BT-95", "BT-102", "BT-118", "BT-151"):
     CODES[_t] = CODES["VAT"]
 for _t in ("BT-130", "BT-150"):
     CODES[_t] = CODES["UNIT"]
-STATUS_DE = {"received": "eingegangen", "invalid": "ungültig", "pending": "wartet auf Freigabe",
-             "approved": "freigegeben", "rejected": "abgelehnt", "exported": "exportiert",
-             "duplicate": "Duplikat"}
 LEVEL_DE = {"error": "Fehler", "warning": "Warnung", "information": "Hinweis"}
+
+_COUNTRY = {"BT-40", "BT-55", "BT-69", "BT-80", "BT-159"}
+_NAME_FIRST = _COUNTRY | {"BT-130", "BT-150"}
+_GERMAN = Locale.parse(GERMAN)
+
+
+def code(term: str, value: str) -> str:
+    """A code with its German meaning where known: ``380 – Rechnung``, ``Stück (H87)``,
+    ``Deutschland (DE)``."""
+    if term in _COUNTRY:
+        meaning = _GERMAN.territories.get(value)
+    elif term in ("BT-5", "BT-6"):
+        meaning = get_currency_name(value, locale=GERMAN)
+        meaning = None if meaning == value else meaning
+    else:
+        meaning = CODES.get(term, {}).get(value)
+    if meaning and term in _NAME_FIRST:
+        return f"{meaning} ({value})"
+    return f"{value} – {meaning}" if meaning else value
+
+
+@dataclass(frozen=True)
+class StatusWords:
+    """A status in words: the short label staff read, and what a supplier is told (receipt
+    mail, upload page), which keeps internal steps such as a hold to itself."""
+
+    de: str
+    en: str
+    supplier_de: str
+    supplier_en: str
+
+
+_CHECKED_DE = "gültig, in Prüfung durch die Rechnungsstelle"
+_CHECKED_EN = "valid, being reviewed by our accounts department"
+STATUS: Mapping[Status, StatusWords] = {
+    Status.RECEIVED: StatusWords("eingegangen", "received", "eingegangen, wird geprüft",
+                                 "received, being checked"),
+    Status.PENDING: StatusWords("wartet auf Freigabe", "awaiting approval", _CHECKED_DE,
+                                _CHECKED_EN),
+    Status.ON_HOLD: StatusWords("zurückgestellt", "on hold", _CHECKED_DE, _CHECKED_EN),
+    Status.INVALID: StatusWords("ungültig", "invalid", "fehlerhaft, wird nicht bearbeitet",
+                                "invalid, will not be processed"),
+    Status.APPROVED: StatusWords("freigegeben", "approved", "freigegeben", "approved"),
+    Status.REJECTED: StatusWords("abgelehnt", "rejected", "abgelehnt", "rejected"),
+    Status.EXPORTED: StatusWords("exportiert", "exported", "zur Zahlung übergeben",
+                                 "passed on for payment"),
+    Status.DUPLICATE: StatusWords(
+        "Duplikat", "duplicate",
+        "bereits früher eingegangen (Duplikat), wird nicht erneut bearbeitet",
+        "received before (duplicate), will not be processed again"),
+    Status.QUARANTINED: StatusWords("nicht lesbar", "unreadable",
+                                    "keine lesbare elektronische Rechnung",
+                                    "not a readable electronic invoice"),
+}
+
+
+def status_words(status: str) -> StatusWords:
+    """The words for a stored status value; a value this version does not know stands for
+    itself rather than failing a page or a notice."""
+    try:
+        return STATUS[Status(status)]
+    except ValueError:
+        return StatusWords(status, status, status, status)

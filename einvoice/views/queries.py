@@ -13,6 +13,8 @@ from einvoice.errors import NotFound
 from einvoice.lifecycle import Status, supplier_flags
 from einvoice.model import Invoice as InvoiceModel
 from einvoice.store import tables as t
+from einvoice.validation.findings import Finding, Flag, Level
+from einvoice.views.formatting import plain
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ def summary(inv: t.Invoice, doc: t.Document) -> dict[str, Any]:
         "buyer_reference": inv.buyer_reference,
         "issue_date": inv.issue_date.isoformat() if inv.issue_date else None,
         "due_date": inv.due_date.isoformat() if inv.due_date else None,
-        "gross_total": str(inv.gross_total) if inv.gross_total is not None else None,
+        "gross_total": plain(inv.gross_total),
         "currency": inv.currency,
         "filename": doc.filename,
         "kind": doc.kind,
@@ -88,7 +90,7 @@ class Case:
     document: t.Document
     submission: t.Submission
     model: InvoiceModel | None
-    findings: list[t.Finding]
+    findings: list[Finding]
     flags: list[str]
     events: list[t.AuditEvent]
 
@@ -108,17 +110,21 @@ def invoice_rows(s: Session, invoice_id: int) -> tuple[t.Invoice, t.Document, t.
 def get_case(ctx: Context, invoice_id: int) -> Case:
     with Session(ctx.engine) as s:
         inv, doc, sub = invoice_rows(s, invoice_id)
-        findings = list(s.exec(select(t.Finding).where(t.Finding.invoice_id == invoice_id)
-                               .order_by(col(t.Finding.id))).all())
+        findings = [_finding(row) for row in s.exec(
+            select(t.Finding).where(t.Finding.invoice_id == invoice_id)
+            .order_by(col(t.Finding.id))).all()]
         supplier = supplier_for(s, inv.seller_vat_id, inv.seller_name)
     model = InvoiceModel.model_validate_json(inv.model_json) if inv.model_json else None
     flagged = flags(inv, supplier) if model else []
     return Case(inv, doc, sub, model, findings, flagged, history(ctx, invoice_id))
 
 
-def finding_summary(f: t.Finding) -> dict[str, Any]:
-    return {"rule_id": f.rule_id, "flag": f.flag, "level": f.level, "term": f.term,
-            "location": f.location, "line": f.line, "message": f.message}
+def _finding(row: t.Finding) -> Finding:
+    """A stored finding as the validation made it (stored with its effective level), so every
+    view serialises it through ``validation.report.finding_json``."""
+    return Finding(rule_id=row.rule_id, flag=Flag(row.flag), message=row.message,
+                   location=row.location, line=row.line, term=row.term, pack=row.pack or "",
+                   level=Level(row.level))
 
 
 INBOX_STATUSES = (Status.PENDING, Status.ON_HOLD)

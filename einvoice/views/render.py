@@ -1,236 +1,33 @@
 """A readable German HTML page (and PDF) of an invoice, for finance staff who cannot read XML.
 
 The page is laid out like a paper invoice (parties, header data, lines, totals, VAT, payment),
-and every business term is labelled in German with its EN 16931 id taken from the model's field
-metadata. Whatever the layout does not place explicitly lands in a "Weitere Angaben" section, so
-no value that was read can go missing from the view.
+and every business term is labelled in German with its EN 16931 id (``views.terms``). Whatever
+the layout does not place explicitly lands in a "Weitere Angaben" section, so no value that was
+read can go missing from the view.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import date, timedelta
-from decimal import Decimal
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
-from babel import Locale
-from babel.numbers import format_currency, format_decimal, get_currency_name
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel
 
-from einvoice.model import AllowanceCharge, Identifier, Invoice, Line
-from einvoice.validation.report import VERDICT_DE
-from einvoice.views.labels import (
-    CODES,
-    DOCUMENT_TYPES,
-    LABELS,
-    LEVEL_DE,
-    STATUS_DE,
-)
+from einvoice.model import AllowanceCharge, Invoice, Line
+from einvoice.validation.findings import Finding
+from einvoice.validation.report import VERDICT_DE, finding_json
+from einvoice.views.formatting import day, money, number, size
+from einvoice.views.labels import DOCUMENT_TYPES, LEVEL_DE, status_words
+from einvoice.views.terms import Entry, TermView
 
-LOCALE = "de_DE"
-
-_MONEY = {92, 93, 99, 100, *range(106, 119), 131, 136, 137, 141, 142, 146, 147, 148} - {111, 118}
-_PERCENT = {94, 96, 101, 103, 119, 138, 143, 152}
-_COUNTRY = {"BT-40", "BT-55", "BT-69", "BT-80", "BT-159"}
-_NAME_FIRST = _COUNTRY | {"BT-130", "BT-150"}
-_GERMAN = Locale.parse(LOCALE)
 _env = Environment(loader=PackageLoader("einvoice", "templates"),
                    autoescape=select_autoescape(["html"]))
-
-
-# ---------------------------------------------------------------- formatting
-
-def _plain(value: Decimal) -> Decimal:
-    """The value without trailing zeros and without exponent notation (20.00 -> 20)."""
-    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
-
-
-def money(value: Decimal, currency: str | None) -> str:
-    """``1.234,56 €``; more decimals only where they carry value (unit price ``0,0125 €``)."""
-    if not currency:
-        return format_decimal(_plain(value), locale=LOCALE, decimal_quantization=False)
-    return format_currency(_plain(value), currency, locale=LOCALE, decimal_quantization=False)
-
-
-def quantity(value: Decimal) -> str:
-    """``1.234,5``: German separators, every significant decimal kept."""
-    return format_decimal(_plain(value), locale=LOCALE, decimal_quantization=False)
-
-
-def day(value: date) -> str:
-    return value.strftime("%d.%m.%Y")
-
-
-def size(n: int) -> str:
-    """Byte count for people: ``812 Byte``, ``12,3 kB``, ``4,1 MB``."""
-    if n < 1000:
-        return f"{n}\xa0Byte"
-    unit, scaled = ("kB", n / 1000) if n < 1_000_000 else ("MB", n / 1_000_000)
-    return f"{format_decimal(round(scaled, 1), locale=LOCALE)}\xa0{unit}"
-
-
-def code(term: str, value: str) -> str:
-    """A code with its German meaning where known: ``380 – Rechnung``, ``Stück (H87)``,
-    ``Deutschland (DE)``."""
-    if term in _COUNTRY:
-        meaning = _GERMAN.territories.get(value)
-    elif term in ("BT-5", "BT-6"):
-        meaning = get_currency_name(value, locale=LOCALE)
-        meaning = None if meaning == value else meaning
-    else:
-        meaning = CODES.get(term, {}).get(value)
-    if meaning and term in _NAME_FIRST:
-        return f"{meaning} ({value})"
-    return f"{value} – {meaning}" if meaning else value
-
-
-def iban(value: str) -> str:
-    """IBANs in groups of four, as printed on paper; other account ids unchanged."""
-    compact = value.replace(" ", "")
-    if len(compact) > 14 and compact[:2].isalpha() and compact[2:4].isdigit():
-        return " ".join(compact[i:i + 4] for i in range(0, len(compact), 4))
-    return value
-
-
-# ---------------------------------------------------------------- walking the model
-
-@dataclass(frozen=True)
-class Entry:
-    """One business term as shown: German label, term id, formatted value."""
-
-    term: str
-    label: str
-    value: str
-
-
-def _term_of(owner: BaseModel, attr: str, role: str | None) -> str | None:
-    """The term id of ``owner.attr`` in ``role`` (allowance or charge by ``is_charge``). A
-    per-role field in a role its metadata does not name (a VAT category on a line allowance)
-    gets the first role's id with ``*``: shown as "sinngemäß" rather than dropped."""
-    extra = type(owner).model_fields[attr].json_schema_extra
-    if not isinstance(extra, dict):
-        return None
-    if "term" in extra:
-        return str(extra["term"])
-    if isinstance(owner, AllowanceCharge) and role and "/" in role:
-        role = role.split("/")[owner.is_charge]
-    terms = extra.get("terms")
-    if not isinstance(terms, dict) or not terms:
-        return None
-    return str(terms[role]) if role in terms else f"{next(iter(terms.values()))}*"
-
-
-def _label(term: str, attr: str) -> str:
-    label = LABELS.get(term.rstrip("*"), attr)
-    return f"{label} (sinngemäß)" if term.endswith("*") else label
-
-
-_Leaf = tuple[BaseModel, str, str | None]
-
-
-def _is_group(value: object) -> bool:
-    return isinstance(value, BaseModel) and not isinstance(value, Identifier)
-
-
-@dataclass
-class _View:
-    """Formats the terms of one invoice and remembers which were shown, for the fallback."""
-
-    invoice: Invoice
-    shown: set[tuple[int, str]] = field(default_factory=set)
-
-    def fmt(self, term: str, value: object) -> str:
-        term = term.rstrip("*")
-        num = int(term[3:]) if term[3:].isdigit() else 0
-        if isinstance(value, Identifier):
-            return f"{value.value} (Schema {value.scheme})" if value.scheme else value.value
-        if isinstance(value, bytes):
-            return f"eingebettete Datei, {size(len(value))}"
-        if isinstance(value, date):
-            return day(value)
-        if isinstance(value, Decimal):
-            if num in _MONEY:
-                return money(value, self.invoice.currency)
-            if num == 111:
-                return money(value, self.invoice.vat_currency)
-            return f"{quantity(value)} %" if num in _PERCENT else quantity(value)
-        if term == "BT-84":
-            return iban(str(value))
-        return code(term, str(value))
-
-    def take(self, owner: BaseModel | None, attr: str, role: str | None = None) -> list[Entry]:
-        """The entries of one term (several for a repeated one), marked as shown."""
-        value = None if owner is None else getattr(owner, attr)
-        term = None if owner is None else _term_of(owner, attr, role)
-        if owner is None or term is None or value is None:
-            return []
-        self.shown.add((id(owner), attr))
-        label = _label(term, attr)
-        return [Entry(term, label, self.fmt(term, v)) for v in
-                (value if isinstance(value, list) else [value])]
-
-    def cell(self, owner: BaseModel | None, attr: str, role: str | None = None, *,
-             raw: bool = False) -> str:
-        """One term's value for a table cell ("" when empty; ``raw``: the bare code), marked
-        as shown."""
-        entries = self.take(owner, attr, role)
-        if raw and entries:
-            return str(getattr(owner, attr))
-        return ", ".join(e.value for e in entries)
-
-    def leaves(self, owner: BaseModel, role: str | None) -> Iterator[_Leaf]:
-        """Every non-empty term below ``owner`` in model order: (holder, attribute, role)."""
-        for attr in type(owner).model_fields:
-            value = getattr(owner, attr)
-            term = _term_of(owner, attr, role)
-            if term is None or value is None or value == []:
-                continue
-            child = term if term.startswith("BG-") else role
-            if isinstance(value, list) and _is_group(value[0]):
-                for item in value:
-                    yield from self.leaves(item, child)
-            elif _is_group(value):
-                yield from self.leaves(value, child)
-            else:
-                yield owner, attr, role
-
-    def all(self, owner: BaseModel | None, role: str | None = None) -> list[Entry]:
-        """Entries for every term below ``owner`` not shown elsewhere yet."""
-        if owner is None:
-            return []
-        return [entry for holder, attr, r in list(self.leaves(owner, role))
-                if (id(holder), attr) not in self.shown
-                for entry in self.take(holder, attr, r)]
-
-    def joined(self, label: str, owner: BaseModel | None, role: str | None,
-               layout: Sequence[Sequence[str]]) -> list[Entry]:
-        """Several terms as one entry, one output line per attribute group: an address reads
-        like the address on an envelope, with all its term ids in the label."""
-        terms, lines = [], []
-        for attrs in layout:
-            parts = [e for a in attrs for e in self.take(owner, a, role)]
-            terms += [e.term for e in parts]
-            if parts:
-                lines.append(" ".join(e.value for e in parts))
-        return [Entry(", ".join(terms), label, "\n".join(lines))] if lines else []
-
-    def phrase(self, label: str, owner: BaseModel, role: str | None,
-               parts: Sequence[tuple[str, str]]) -> list[Entry]:
-        """Several terms as one line, each present value after its prefix:
-        ``[("code", ""), ("scheme", ", Schema ")]`` gives ``0721-880X, Schema IB``."""
-        taken = [(prefix, e) for attr, prefix in parts for e in self.take(owner, attr, role)]
-        if not taken:
-            return []
-        text = "".join(prefix + e.value for prefix, e in taken).removeprefix(taken[0][0])
-        return [Entry(", ".join(e.term for _, e in taken), label, text)]
-
 
 ADDRESS_LAYOUT = (("line1",), ("line2",), ("line3",), ("post_code", "city"), ("subdivision",),
                   ("country",))
 CONTACT_LAYOUT = (("name",), ("phone",), ("email",))
-
 
 # ---------------------------------------------------------------- page sections
 
@@ -239,7 +36,7 @@ def _vat(rate: str, category: str) -> str:
     return f"{rate} ({category})".strip() if category else rate
 
 
-def _line(v: _View, line: Line) -> dict[str, Any]:
+def _line(v: TermView, line: Line) -> dict[str, Any]:
     item = line.item
     row: dict[str, Any] = {"id": v.cell(line, "id"), "name": v.cell(item, "name"),
            "description": v.cell(item, "description"), "quantity": v.cell(line, "quantity"),
@@ -258,7 +55,7 @@ def _line(v: _View, line: Line) -> dict[str, Any]:
     return row
 
 
-def _line_charge(v: _View, ac: AllowanceCharge) -> list[Entry]:
+def _line_charge(v: TermView, ac: AllowanceCharge) -> list[Entry]:
     """A line allowance or charge in one phrase: ``10,00 € (10 % von 100,00 €) – 95: Rabatt``."""
     taken = {a: v.take(ac, a, "BG-27/BG-28")
              for a in ("amount", "percent", "base_amount", "reason_code", "reason")}
@@ -271,7 +68,7 @@ def _line_charge(v: _View, ac: AllowanceCharge) -> list[Entry]:
     return [Entry(", ".join(terms), label, text.strip())] if terms else []
 
 
-def _charge(v: _View, ac: AllowanceCharge, role: str) -> dict[str, Any]:
+def _charge(v: TermView, ac: AllowanceCharge, role: str) -> dict[str, Any]:
     reason = " – ".join(p for p in (v.cell(ac, "reason_code", role), v.cell(ac, "reason", role))
                         if p)
     vat = _vat(v.cell(ac, "vat_rate", role), v.cell(ac, "vat_category", role, raw=True))
@@ -284,7 +81,7 @@ def _skonto(inv: Invoice) -> list[str]:
     """Skonto terms in words, with the last day to pay when the invoice date is known."""
     texts = []
     for s in inv.skonto:
-        text = f"{quantity(s.percent)} % Skonto bei Zahlung innerhalb von {s.days} Tagen"
+        text = f"{number(s.percent)} % Skonto bei Zahlung innerhalb von {s.days} Tagen"
         if inv.issue_date:
             text += f" ab Rechnungsdatum, also bis {day(inv.issue_date + timedelta(days=s.days))}"
         if s.base_amount is not None:
@@ -293,7 +90,7 @@ def _skonto(inv: Invoice) -> list[str]:
     return texts
 
 
-def _party(v: _View, party: BaseModel | None, role: str) -> list[Entry]:
+def _party(v: TermView, party: BaseModel | None, role: str) -> list[Entry]:
     """A party block: names first, then postal address and contact as on a letter, then the
     rest (identifiers, tax numbers) term by term."""
     if party is None:
@@ -310,7 +107,7 @@ def _party(v: _View, party: BaseModel | None, role: str) -> list[Entry]:
 
 def _page(inv: Invoice) -> dict[str, Any]:
     """Everything the template shows, formatted; ``rest`` collects what no section placed."""
-    v = _View(inv)
+    v = TermView(inv)
     take = v.take
     header = [e for a in ("number", "issue_date", "type_code", "due_date", "buyer_reference",
                           "currency", "vat_currency", "tax_point_date", "tax_point_date_code")
@@ -360,14 +157,12 @@ def _page(inv: Invoice) -> dict[str, Any]:
 
 
 def render_invoice_html(model: Invoice, *, status: str | None = None,
-                        verdict: str | None = None,
-                        findings: Sequence[tuple[str, str, str]] = (),
+                        verdict: str | None = None, findings: Sequence[Finding] = (),
                         source: str | None = None) -> str:
     """The invoice as a self-contained German HTML page, with optional case data: the source
-    file name, workflow status, validation verdict and findings as (level, rule id, message)."""
+    file name, workflow status, validation verdict and findings."""
     case = {"source": source,
-            "status": f"{STATUS_DE.get(status, status)} ({status})" if status else None,
+            "status": f"{status_words(status).de} ({status})" if status else None,
             "verdict": f"{VERDICT_DE.get(verdict, verdict)} ({verdict})" if verdict else None,
-            "findings": [{"level": level, "level_de": LEVEL_DE.get(level, level), "rule": rule,
-                          "message": message} for level, rule, message in findings]}
+            "findings": [finding_json(f) for f in findings], "level_de": LEVEL_DE}
     return _env.get_template("invoice.html").render(p=_page(model), case=case)

@@ -1,23 +1,20 @@
 """The overview for the head of finance (``einvoice report``): are suppliers paid faster?
 
-One self-contained HTML page (inline CSS, charts as inline SVG made by matplotlib, no external
+One self-contained HTML page (inline CSS, charts as inline SVG from ``views.charts``, no external
 resources): invoices received per day and channel, the share rejected / invalid and the top
 rule ids behind invalid invoices, time from receipt to approval (median, 90th percentile, from
 the audit trail), invoices whose Skonto or due date falls within the next 7 days, and the
-amounts exported per night. Days are calendar days in Europe/Berlin.
+amounts exported per night. Days are calendar days in the ``timezone`` setting.
 """
 
 from __future__ import annotations
 
-import io
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -25,13 +22,14 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from einvoice.context import Context
+from einvoice.lifecycle import Action, Status
 from einvoice.store.tables import AuditEvent, Document, ExportBatch, Finding, Invoice, Submission
+from einvoice.validation.findings import Level
+from einvoice.views.charts import chart_approval, chart_exported, chart_received, chart_rules
+from einvoice.views.formatting import day, duration, local_time, money, percent
+from einvoice.views.labels import status_words
 
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
-BERLIN = ZoneInfo("Europe/Berlin")
-CLOSED = ("rejected", "invalid", "duplicate", "quarantined")
+CLOSED = (Status.REJECTED, Status.INVALID, Status.DUPLICATE, Status.QUARANTINED)
 TOP_RULES = 10
 SOON_DAYS = 7
 
@@ -53,10 +51,11 @@ class Due:
 
 @dataclass
 class Overview:
-    """The numbers of the page (also useful without the HTML)."""
+    """The numbers of the page (also useful without the HTML); days are local to ``zone``."""
 
     since: date
     today: date
+    zone: ZoneInfo
     received: int = 0
     per_day_channel: dict[date, Counter[str]] = field(default_factory=dict)
     by_status: Counter[str] = field(default_factory=Counter)
@@ -88,28 +87,29 @@ def percentile(values: list[float], pct: float) -> float | None:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
-def _day(value: datetime) -> date:
-    return value.astimezone(BERLIN).date()
-
-
 def gather(ctx: Context, since: date, today: date | None = None) -> Overview:
     """Read the numbers for invoices received (and events happened) since ``since``."""
-    today = today or datetime.now(BERLIN).date()
-    start = datetime.combine(since, time(), BERLIN).astimezone(UTC)
-    ov = Overview(since=since, today=today)
+    zone = ctx.settings.zone
+    today = today or datetime.now(zone).date()
+    start = datetime.combine(since, time(), zone).astimezone(UTC)
+    ov = Overview(since=since, today=today, zone=zone)
+
+    def local_day(at: datetime) -> date:
+        return at.astimezone(zone).date()
+
     with Session(ctx.engine) as s:
         rows = s.exec(select(Submission.received_at, Submission.channel, Invoice.status)
                       .join(Document, col(Document.id) == col(Invoice.document_id))
                       .join(Submission, col(Submission.id) == col(Document.submission_id))
                       .where(col(Submission.received_at) >= start)).all()
         for received_at, channel, status in rows:
-            ov.per_day_channel.setdefault(_day(received_at), Counter())[channel] += 1
+            ov.per_day_channel.setdefault(local_day(received_at), Counter())[channel] += 1
             ov.by_status[status] += 1
         ov.received = len(rows)
         ov.top_rules = [(r, int(n)) for r, n in s.exec(
             select(Finding.rule_id, func.count(col(Finding.id)).label("n"))
             .join(Invoice, col(Invoice.id) == col(Finding.invoice_id))
-            .where(col(Invoice.received_at) >= start, col(Finding.level) == "error")
+            .where(col(Invoice.received_at) >= start, col(Finding.level) == Level.ERROR)
             .group_by(col(Finding.rule_id))
             .order_by(func.count(col(Finding.id)).desc(), col(Finding.rule_id))
             .limit(TOP_RULES)).all()]
@@ -119,7 +119,7 @@ def gather(ctx: Context, since: date, today: date | None = None) -> Overview:
                 select(ExportBatch.created_at, col(ExportBatch.gross_total),
                        ExportBatch.invoice_count)
                 .where(col(ExportBatch.created_at) >= start)).all():
-            night = _day(created_at)
+            night = local_day(created_at)
             ov.exported[night] = ov.exported.get(night, Decimal(0)) + (gross or Decimal(0))
             ov.exported_count[night] = ov.exported_count.get(night, 0) + count
     return ov
@@ -130,8 +130,8 @@ def _approval_hours(s: Session, start: datetime) -> list[float]:
     approvals since ``start``."""
     approved: dict[int, datetime] = {}
     for inv_id, at in s.exec(select(AuditEvent.invoice_id, AuditEvent.at)
-                             .where(col(AuditEvent.action) == "approve",
-                                    col(AuditEvent.after) == "approved",
+                             .where(col(AuditEvent.action) == Action.APPROVE,
+                                    col(AuditEvent.after) == Status.APPROVED,
                                     col(AuditEvent.at) >= start)).all():
         if inv_id is not None and (inv_id not in approved or at < approved[inv_id]):
             approved[inv_id] = at
@@ -164,182 +164,24 @@ def _due_soon(s: Session, today: date) -> list[Due]:
     return sorted(due, key=lambda d: (first(d), d.invoice_id))
 
 
-# ------------------------------------------------------------------ charts
-
-_COLOURS = ["#1f5f99", "#e08a1e", "#3a9a5b", "#b8403a", "#7a5aa6", "#6b6b6b"]
-
-
-def _figure(width: float = 8.0, height: float = 3.0) -> Figure:
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), layout="constrained")
-
-
-def _svg(fig: Figure) -> str:
-    """The figure as an inline ``<svg>`` element (text kept as text: small and searchable)."""
-    import matplotlib
-
-    buf = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "einvoice"}):
-        fig.savefig(buf, format="svg", metadata={"Date": None})
-    text = buf.getvalue()
-    text = text[text.index("<svg"):]
-    text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, count=1, flags=re.DOTALL)
-    # scale with the page: drop the fixed size, keep the viewBox
-    return re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1 class="chart"', text,
-                  count=1)
-
-
-def _days(since: date, today: date) -> list[date]:
-    last = max(today, since)
-    return [since + timedelta(days=i) for i in range((last - since).days + 1)]
-
-
-def _integer_locator() -> Any:
-    from matplotlib.ticker import MaxNLocator
-
-    return MaxNLocator(integer=True)
-
-
-def _style(ax: Any) -> None:
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.grid(axis="y", color="#dddddd", linewidth=0.6)
-    ax.set_axisbelow(True)
-
-
-def _date_axis(ax: Any, days: list[date]) -> None:
-    step = max(1, math.ceil(len(days) / 12))
-    ticks = list(range(0, len(days), step))
-    ax.set_xticks(ticks, [days[i].strftime("%d.%m.") for i in ticks], fontsize=8)
-    ax.set_xlim(-0.6, len(days) - 0.4)
-
-
-def chart_received(ov: Overview) -> str:
-    days = _days(ov.since, ov.today)
-    channels = sorted({c for counts in ov.per_day_channel.values() for c in counts})
-    fig = _figure()
-    ax = fig.add_subplot()
-    bottom = [0] * len(days)
-    for i, channel in enumerate(channels):
-        values = [ov.per_day_channel.get(d, Counter())[channel] for d in days]
-        ax.bar(range(len(days)), values, bottom=bottom, label=channel,
-               color=_COLOURS[i % len(_COLOURS)], width=0.8)
-        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-    _date_axis(ax, days)
-    ax.set_ylabel("Rechnungen / invoices")
-    ax.yaxis.set_major_locator(_integer_locator())
-    _style(ax)
-    if channels:
-        ax.legend(frameon=False, fontsize=8, loc="upper left")
-    return _svg(fig)
-
-
-def chart_rules(ov: Overview) -> str:
-    rules = list(reversed(ov.top_rules))
-    fig = _figure(8.0, max(1.6, 0.32 * len(rules) + 0.8))
-    ax = fig.add_subplot()
-    if rules:
-        ax.barh([r for r, _ in rules], [n for _, n in rules], color=_COLOURS[3], height=0.6)
-        ax.set_ylim(-0.8, len(rules) - 0.2)
-        ax.xaxis.set_major_locator(_integer_locator())
-        ax.tick_params(axis="y", labelsize=8)
-    else:
-        ax.text(0.5, 0.5, "keine / none", ha="center", va="center", transform=ax.transAxes)
-        ax.set_yticks([])
-    ax.set_xlabel("Befunde (Fehler) / error findings")
-    ax.spines[["top", "right"]].set_visible(False)
-    return _svg(fig)
-
-
-def _unit(hours: list[float]) -> tuple[float, str]:
-    """A readable unit for durations: (hours per unit, axis label)."""
-    longest = max(hours, default=0.0)
-    if longest < 2:
-        return 1 / 60, "Minuten / minutes"
-    if longest < 72:
-        return 1.0, "Stunden / hours"
-    return 24.0, "Tage / days"
-
-
-def chart_approval(ov: Overview) -> str:
-    hours = ov.approval_hours
-    per, unit = _unit(hours)
-    fig = _figure()
-    ax = fig.add_subplot()
-    if hours:
-        ax.hist([h / per for h in hours], bins=min(30, max(5, len(hours) // 3)),
-                color=_COLOURS[0])
-        for value, label, style in ((ov.median_hours, "Median", "-"),
-                                    (ov.p90_hours, "90 %", "--")):
-            if value is not None:
-                ax.axvline(value / per, color=_COLOURS[1], linestyle=style, linewidth=2,
-                           label=f"{label}: {_duration(value)}")
-        ax.legend(frameon=False, fontsize=8)
-        ax.yaxis.set_major_locator(_integer_locator())
-        ax.ticklabel_format(axis="x", style="plain", useOffset=False)
-        ax.set_xlim(left=0)
-    else:
-        ax.text(0.5, 0.5, "keine Freigaben / no approvals", ha="center", va="center",
-                transform=ax.transAxes)
-    ax.set_xlabel(f"{unit} vom Eingang bis zur Freigabe / from receipt to approval")
-    ax.set_ylabel("Rechnungen / invoices")
-    _style(ax)
-    return _svg(fig)
-
-
-def chart_exported(ov: Overview) -> str:
-    days = _days(ov.since, ov.today)
-    fig = _figure()
-    ax = fig.add_subplot()
-    ax.bar(range(len(days)), [float(ov.exported.get(d, 0)) for d in days], color=_COLOURS[2],
-           width=0.8)
-    _date_axis(ax, days)
-    ax.set_ylabel("EUR brutto / gross")
-    from matplotlib.ticker import FuncFormatter
-
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _money(Decimal(int(v)), 0)))
-    _style(ax)
-    return _svg(fig)
-
-
-# ------------------------------------------------------------------ the page
-
-def _money(value: Decimal | None, places: int = 2) -> str:
-    if value is None:
-        return "–"
-    text = f"{value:,.{places}f}"
-    return text.replace(",", "\u202f").replace(".", ",")
-
-
-def _duration(hours: float | None) -> str:
-    if hours is None:
-        return "–"
-    if hours < 2:
-        return f"{hours * 60:.0f} min"
-    if hours < 48:
-        return f"{hours:.1f} h".replace(".", ",")
-    return f"{hours / 24:.1f} Tage / days".replace(".", ",")
-
-
-def _pct(value: float) -> str:
-    return f"{100 * value:.1f} %".replace(".", ",")
-
-
 def render_report(ov: Overview, generated: datetime | None = None) -> str:
-    """The HTML page for the numbers."""
-    generated = generated or datetime.now(BERLIN)
+    """The HTML page for the numbers; times and days in the overview's zone."""
+    generated = generated or datetime.now(UTC)
     return _env.get_template("overview.html").render(
-        ov=ov, generated=generated.astimezone(BERLIN).strftime("%d.%m.%Y %H:%M"),
-        charts={"received": chart_received(ov), "rules": chart_rules(ov),
-                "approval": chart_approval(ov), "exported": chart_exported(ov)},
-        rejected_share=_pct(ov.share("rejected")),
-        invalid_share=_pct(ov.share("invalid", "quarantined")),
-        median=_duration(ov.median_hours), p90=_duration(ov.p90_hours),
+        ov=ov, generated=local_time(generated, ov.zone),
+        charts={"received": chart_received(ov.since, ov.today, ov.per_day_channel),
+                "rules": chart_rules(ov.top_rules),
+                "approval": chart_approval(ov.approval_hours, ov.median_hours, ov.p90_hours),
+                "exported": chart_exported(ov.since, ov.today, ov.exported)},
+        rejected_share=percent(ov.share(Status.REJECTED)),
+        invalid_share=percent(ov.share(Status.INVALID, Status.QUARANTINED)),
+        median=duration(ov.median_hours), p90=duration(ov.p90_hours),
         median_hours=None if ov.median_hours is None else round(ov.median_hours, 2),
         p90_hours=None if ov.p90_hours is None else round(ov.p90_hours, 2),
-        exported_total=_money(sum(ov.exported.values(), Decimal(0))),
+        exported_total=money(sum(ov.exported.values(), Decimal(0)), "EUR"),
         exported_nights=sorted(ov.exported.items()),
-        money=_money, day=lambda d: d.strftime("%d.%m.%Y") if d else "–")
+        money=lambda value, currency=None: money(value, currency) or "–",
+        day=lambda d: day(d) or "–", status=lambda s: status_words(s).de)
 
 
 def write_report(ctx: Context, since: date, output: Path, today: date | None = None) -> Overview:
@@ -348,4 +190,3 @@ def write_report(ctx: Context, since: date, output: Path, today: date | None = N
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(render_report(ov), encoding="utf-8")
     return ov
-

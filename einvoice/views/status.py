@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from einvoice.context import Context
 from einvoice.store.tables import ExportBatch, Invoice, JobRun, Notice
+from einvoice.views.formatting import plain
 
 JOBS = ("intake", "notify", "export")
 
@@ -64,7 +65,7 @@ def service_status(ctx: Context, errors: int = 10) -> dict[str, Any]:
         "last_export": None if batch is None else {
             "id": batch.id, "created_at": _iso(batch.created_at), "folder": batch.folder,
             "invoice_count": batch.invoice_count,
-            "gross_total": None if batch.gross_total is None else str(batch.gross_total)},
+            "gross_total": plain(batch.gross_total)},
         "notices_unsent": int(unsent),
         "errors": recent[:errors],
     }

@@ -1,35 +1,20 @@
 """Terminal views (rich) of invoice lists and single invoices, in the German conventions
-finance staff expect (1.234,56 €, 24.12.2026)."""
+finance staff expect (1.234,56 €, 24.12.2026, local time)."""
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
+from zoneinfo import ZoneInfo
 
-from babel.numbers import format_currency, format_decimal
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 
+from einvoice.lifecycle import Status
 from einvoice.model import Address, Contact, Invoice
 from einvoice.store import tables as t
+from einvoice.views.formatting import day, local_time, money, number, size
+from einvoice.views.labels import status_words
 from einvoice.views.queries import Case, InboxRow
-
-LOCALE = "de_DE"
-
-
-def money(value: Decimal | None, currency: str | None) -> str:
-    if value is None:
-        return ""
-    return format_currency(value, currency or "EUR", locale=LOCALE)
-
-
-def number(value: Decimal | None) -> str:
-    return "" if value is None else format_decimal(value, locale=LOCALE)
-
-
-def day(value: date | None) -> str:
-    return value.strftime("%d.%m.%Y") if value else ""
 
 
 def invoice_table(rows: list[tuple[t.Invoice, t.Document]]) -> Table:
@@ -69,10 +54,10 @@ def _kv(title: str, pairs: list[tuple[str, str | None]]) -> Table:
     return table
 
 
-def _header(case: Case, m: Invoice) -> Table:
+def _header(case: Case, m: Invoice, zone: ZoneInfo) -> Table:
     inv, doc = case.invoice, case.document
     return _kv("Rechnung", [
-        ("ID / Status", f"{inv.id} / {inv.status}"
+        ("ID / Status", f"{inv.id} / {status_words(inv.status).de} ({inv.status})"
          + (f" (Duplikat von {inv.duplicate_of})" if inv.duplicate_of else "")),
         ("Rechnungsnummer (BT-1)", m.number), ("Rechnungsdatum (BT-2)", day(m.issue_date)),
         ("Art (BT-3)", m.type_code), ("Währung (BT-5)", m.currency),
@@ -80,7 +65,8 @@ def _header(case: Case, m: Invoice) -> Table:
         ("Bestellung (BT-13)", m.purchase_order_reference),
         ("Spezifikation (BT-24)", m.specification_id),
         ("Datei", f"{doc.filename or ''} ({doc.kind}, SHA-256 {doc.sha256[:16]}…)"),
-        ("Eingang", f"{case.submission.channel}, {case.submission.received_at:%d.%m.%Y %H:%M}"),
+        ("Eingang", f"{case.submission.channel}, "
+                    f"{local_time(case.submission.received_at, zone)}"),
     ])
 
 
@@ -106,7 +92,7 @@ def _payment(m: Invoice) -> Table:
         pairs += [(f"IBAN {i}", f"{ct.account_id} {ct.service_provider_id or ''}")
                   for i, ct in enumerate(pay.credit_transfers, 1)]
     pairs.append(("Zahlungsbedingungen (BT-20)", m.payment_terms))
-    pairs += [(f"Skonto {i}", f"{s.percent} % bei Zahlung binnen {s.days} Tagen")
+    pairs += [(f"Skonto {i}", f"{number(s.percent)} % bei Zahlung binnen {s.days} Tagen")
               for i, s in enumerate(m.skonto, 1)]
     return _kv("Zahlung", pairs)
 
@@ -154,19 +140,19 @@ def _attachments(m: Invoice) -> Table:
         table.add_column(heading)
     for d in m.supporting_documents:
         att = d.attachment
-        size = f"{len(att.content):,} Bytes".replace(",", ".") if att else (d.external_uri or "")
-        table.add_row(d.reference, d.description or "", att.filename or "" if att else "", size)
+        where = size(len(att.content)) if att else (d.external_uri or "")
+        table.add_row(d.reference, d.description or "", att.filename or "" if att else "", where)
     return table
 
 
-def case_view(case: Case) -> RenderableType:
-    """Everything a clerk needs to judge an invoice, on one screen."""
+def case_view(case: Case, zone: ZoneInfo) -> RenderableType:
+    """Everything a clerk needs to judge an invoice, on one screen; times in ``zone``."""
     m = case.model
     if m is None:
         return Panel(f"Dokument {case.document.filename or ''} ({case.document.kind}) "
                      f"ist in Quarantäne:\n{case.invoice.error}",
-                     title=f"Fall {case.invoice.id}: {case.invoice.status}")
-    parts: list[RenderableType] = [_header(case, m), _parties(m), _payment(m), _totals(m),
+                     title=f"Fall {case.invoice.id}: {status_words(case.invoice.status).de}")
+    parts: list[RenderableType] = [_header(case, m, zone), _parties(m), _payment(m), _totals(m),
                                    _lines(m)]
     if m.supporting_documents:
         parts.append(_attachments(m))
@@ -175,7 +161,7 @@ def case_view(case: Case) -> RenderableType:
     if case.flags:
         parts.append(Panel("\n".join(case.flags), title="Hinweise / flags", style="yellow"))
     if case.events:
-        parts.append(history_table(case.invoice.id or 0, case.events))
+        parts.append(history_table(case.invoice.id or 0, case.events, zone))
     return Group(*parts)
 
 
@@ -185,8 +171,9 @@ def _findings(case: Case) -> Table:
     for heading in ("Stufe", "Regel", "BT", "Meldung"):
         table.add_column(heading)
     for f in case.findings:
-        style = {"error": "red", "warning": "yellow"}.get(f.level, "")
-        table.add_row(f"[{style}]{f.level}[/]" if style else f.level, f.rule_id, f.term or "",
+        level = f.effective.value
+        style = {"error": "red", "warning": "yellow"}.get(level, "")
+        table.add_row(f"[{style}]{level}[/]" if style else level, f.rule_id, f.term or "",
                       f.message)
     return table
 
@@ -202,20 +189,21 @@ def inbox_table(rows: list[InboxRow]) -> Table:
         inv = r.invoice
         when = day(r.act_by) + (" Skonto" if inv.skonto_until else "")
         notes = [f.split(" / ")[0] for f in r.flags]
-        if inv.status != "pending":
-            notes.insert(0, inv.status)
+        if inv.status != Status.PENDING:
+            notes.insert(0, status_words(inv.status).de)
         table.add_row(str(inv.id), when, inv.seller_name or "", inv.number or "",
                       money(inv.gross_total, inv.currency),
                       "[yellow]" + "; ".join(notes) + "[/]" if notes else "")
     return table
 
 
-def history_table(invoice_id: int, events: list[t.AuditEvent]) -> Table:
+def history_table(invoice_id: int, events: list[t.AuditEvent], zone: ZoneInfo) -> Table:
+    """Who did what when, times in ``zone`` (stored in UTC)."""
     table = Table(title=f"Verlauf / history of invoice {invoice_id}")
     for heading in ("Zeit", "Wer", "Aktion", "Vorher", "Nachher", "Grund / Details"):
         table.add_column(heading)
     for ev in events:
-        table.add_row(f"{ev.at:%d.%m.%Y %H:%M:%S}", ev.actor, ev.action, ev.before or "",
+        table.add_row(local_time(ev.at, zone, seconds=True), ev.actor, ev.action, ev.before or "",
                       ev.after or "", " ".join(filter(None, (ev.reason, ev.detail))))
     return table
 
