@@ -26,6 +26,7 @@ from sqlmodel import Session
 from sqlmodel import select as sql_select
 from typer.testing import CliRunner
 
+from einvoice.approval import workflow
 from einvoice.approval.suppliers import SupplierData, save_supplier
 from einvoice.approval.tokens import create_token, revoke_token
 from einvoice.cli.common import app as cli_app
@@ -158,6 +159,9 @@ def test_another_suppliers_invoice_is_not_visible(serve: Callable[..., Server],
         r = client.post(API, content=(corpus / MINIMAL).read_bytes(), headers=bearer(token_a))
         invoice_id = r.json()["documents"][0]["invoice_id"]
         assert client.get(f"{API}/{invoice_id}", headers=bearer(token_a)).status_code == 200
+        workflow.hold(srv.ctx, invoice_id, "alice", "Lieferschein fehlt")
+        held = client.get(f"{API}/{invoice_id}", headers=bearer(token_a)).json()
+        assert held["status"] == "pending"  # an internal hold is none of the supplier's business
         theirs = client.get(f"{API}/{invoice_id}", headers=bearer(token_b))
         missing = client.get(f"{API}/{invoice_id + 1000}", headers=bearer(token_b))
     assert theirs.status_code == missing.status_code == 404
