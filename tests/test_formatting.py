@@ -26,7 +26,7 @@ from einvoice.intake.http import create_app
 from einvoice.lifecycle import Status
 from einvoice.model import Invoice
 from einvoice.notify import text as notify_text
-from einvoice.scheduler import export_trigger
+from einvoice.scheduler.timing import export_trigger
 from einvoice.store import tables as t
 from einvoice.views.formatting import (
     day,

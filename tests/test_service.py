@@ -25,15 +25,9 @@ from einvoice.cli import service as cli_service  # noqa: F401  (registers run / 
 from einvoice.cli.common import app
 from einvoice.config import Settings
 from einvoice.context import Context, open_context
-from einvoice.scheduler import (
-    EXPORT,
-    INTAKE,
-    Service,
-    is_due,
-    missed_at_startup,
-    run_service,
-    wait_for,
-)
+from einvoice.scheduler.jobs import EXPORT, INTAKE, Service
+from einvoice.scheduler.service import run_service, wait_for
+from einvoice.scheduler.timing import is_due, missed_at_startup
 from einvoice.store import tables as t
 
 INVOICE = "valid/xrechnung-testsuite/technical-cases/cius/01.01_comprehensive_test_ubl.xml"

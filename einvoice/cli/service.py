@@ -24,7 +24,8 @@ def run(config: ConfigOpt = None,
     and serve the upload app if `serve_http` is set. SIGTERM stops it cleanly."""
     import logging
 
-    from einvoice.scheduler import configure_logging, run_service
+    from einvoice.scheduler.logs import configure_logging
+    from einvoice.scheduler.service import run_service
 
     configure_logging(log_json, logging.DEBUG if verbose else logging.INFO)
     try:
