@@ -144,8 +144,8 @@ def test_time_zone_shows_in_report_notice_and_datev_header() -> None:
         item = ExportItem(1, Invoice.model_validate({"number": "R-1", "issue_date": "2026-03-28",
                                                      "currency": "EUR"}),
                           "70000", "4900", None, None, None, (), "ab", None, (), None)
-        files = datev.write([item], DatevParams(1001, 1, "03", 4, "0101"),
-                            BatchInfo(1, at, "alice", "batch-1"), zone=zone)
+        files = datev.write([item], DatevParams(1001, 1, "03", 4, "0101", timezone=zone.key),
+                            BatchInfo(1, at, "alice", "batch-1"))
         header = files["EXTF_Buchungsstapel_2026.csv"].split(b"\r\n")[0].decode("cp1252")
         assert header.split(";")[5] == f"20260329{hhmm.replace(':', '')}00000"
 

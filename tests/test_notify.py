@@ -175,7 +175,7 @@ def test_person_rejection_sends_the_reason_to_the_seller(
     workflow.reject(ctx, invoice_id, "alice", reason)  # queues the notice in its transaction
 
     with ctx.engine.begin() as conn:  # asking again for the same event adds nothing
-        assert queue_rejection(conn, invoice_id, reason) is None
+        assert queue_rejection(conn, invoice_id, reason, ctx.settings.zone) is None
     assert send_pending(ctx).sent == 1
     (mail,) = mailer.mails
     assert mail["To"] == SELLER_CONTACT

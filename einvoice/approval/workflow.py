@@ -98,7 +98,7 @@ def reject(ctx: Context, invoice_id: int, actor: str, reason: str) -> Change:
         raise WorkflowError("a rejection needs a reason (it is sent to the supplier)")
 
     def decide(conn: Connection, row: Row[Any]) -> tuple[str, dict[str, Any], None, str]:
-        outbox.queue_rejection(conn, invoice_id, reason)
+        outbox.queue_rejection(conn, invoice_id, reason, ctx.settings.zone)
         return Status.REJECTED, {"note": reason}, None, f"invoice {invoice_id} rejected"
 
     return _change(ctx, invoice_id, actor, Action.REJECT, decide, reason)

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from einvoice.cli.common import ConfigOpt, JsonOpt, app, console, context, emit_json, err, fail
 from einvoice.export.batch import ExportResult, export, rewrite, verify
+from einvoice.views.formatting import plain
 
 
 def _show(result: ExportResult) -> None:
@@ -33,7 +34,7 @@ def _show(result: ExportResult) -> None:
         return
     verb = "rewritten" if result.rewritten else "exported"
     console.print(f"batch {result.batch_id} {verb}: {len(result.invoice_ids)} invoices, "
-                  f"total {result.gross_total:f} → {result.folder}")
+                  f"total {plain(result.gross_total)} → {result.folder}")
 
 
 @app.command("export")

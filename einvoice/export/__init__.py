@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from einvoice.config import DEFAULT_TIMEZONE
 from einvoice.model import Invoice as InvoiceModel
 
 
@@ -61,12 +63,19 @@ class DatevParams:
     fiscal_year_start: str  # MMDD
     tax_keys: dict[str, str] = field(default_factory=dict)
     per_line: bool = False
+    timezone: str = DEFAULT_TIMEZONE  # local dates in the file and the folder name
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     def to_json(self) -> dict[str, Any]:
-        return {"adviser": self.adviser, "client": self.client, "chart": self.chart,
+        data = {"adviser": self.adviser, "client": self.client, "chart": self.chart,
                 "account_length": self.account_length,
                 "fiscal_year_start": self.fiscal_year_start,
                 "tax_keys": dict(sorted(self.tax_keys.items())), "per_line": self.per_line}
+        # batches written before the setting existed carry no zone: keep their bytes
+        return data if self.timezone == DEFAULT_TIMEZONE else data | {"timezone": self.timezone}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DatevParams:
@@ -74,7 +83,8 @@ class DatevParams:
                    chart=str(data["chart"]), account_length=int(data["account_length"]),
                    fiscal_year_start=str(data["fiscal_year_start"]),
                    tax_keys={str(k): str(v) for k, v in data["tax_keys"].items()},
-                   per_line=bool(data["per_line"]))
+                   per_line=bool(data["per_line"]),
+                   timezone=str(data.get("timezone", DEFAULT_TIMEZONE)))
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from einvoice.export.plan import Batch, ExportError, Planned, next_batch, previe
 from einvoice.export.record import Stale, record, recorded
 from einvoice.export.write import MANIFEST, Written, write_batch
 from einvoice.store import tables as t
+from einvoice.views.formatting import plain
 
 EXPORT_LOCK = "export-batch"  # one exporter at a time, also across machines
 _BATCH_DIR = re.compile(r"^batch-(\d+)(?:-|$)")
@@ -83,7 +84,7 @@ class ExportResult:
     def to_json(self) -> dict[str, Any]:
         return {"batch_id": self.batch_id, "folder": str(self.folder) if self.folder else None,
                 "invoice_ids": self.invoice_ids, "invoice_count": len(self.invoice_ids),
-                "gross_total": f"{self.gross_total:f}", "files": self.files,
+                "gross_total": plain(self.gross_total), "files": self.files,
                 "manifest_sha256": self.manifest_sha256, "cleaned": self.cleaned,
                 "lost": self.lost, "dry_run": self.dry_run, "rewritten": self.rewritten,
                 "planned": [p.to_json() for p in self.planned]}

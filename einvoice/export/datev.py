@@ -18,7 +18,7 @@ invoice still adds up to BT-112 exactly.
 
 Tax keys: ``datev_tax_keys`` is looked up by ``"<category>:<rate>"`` (e.g. ``"AE:19"``), then by
 category (``"AE"``), then by rate (``"19"``); no match: no key. The header's creation time is
-local time in ``zone`` (the ``timezone`` setting).
+local time in the batch's zone (the ``timezone`` setting, kept in ``DatevParams``).
 """
 
 from __future__ import annotations
@@ -32,9 +32,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from einvoice.export import BatchInfo, DatevParams, ExportItem
-from einvoice.views.formatting import DEFAULT_ZONE, plain
+from einvoice.views.formatting import plain
 
-BERLIN = DEFAULT_ZONE  # read by export/folders.py until the batch hands its zone to both
 CENT = Decimal("0.01")
 
 COLUMNS: tuple[str, ...] = (
@@ -261,8 +260,8 @@ def file_name(year: int, fy_start: date) -> str:
     return f"EXTF_Buchungsstapel_{year}_WJ{fy_start.year}.csv"
 
 
-def write(items: Sequence[ExportItem], params: DatevParams, batch: BatchInfo, *,
-          zone: ZoneInfo = DEFAULT_ZONE) -> dict[str, bytes]:
+def write(items: Sequence[ExportItem], params: DatevParams, batch: BatchInfo
+          ) -> dict[str, bytes]:
     """The booking files of a batch: name → bytes, one file per (calendar, fiscal) year."""
     parts: dict[tuple[int, date], list[ExportItem]] = defaultdict(list)
     for item in items:
@@ -271,7 +270,8 @@ def write(items: Sequence[ExportItem], params: DatevParams, batch: BatchInfo, *,
     out: dict[str, bytes] = {}
     for (year, fy_start), part in sorted(parts.items()):
         dates = [document_date(i) for i in part]
-        lines: list[str] = [_header(params, batch, fy_start, min(dates), max(dates), zone),
+        lines: list[str] = [_header(params, batch, fy_start, min(dates), max(dates),
+                                            params.zone),
                             ";".join(COLUMNS)]
         lines.extend(_row(b, batch) for b in _all_bookings(part, params))
         text = "\r\n".join(lines) + "\r\n"

@@ -8,8 +8,8 @@ import shutil
 import uuid
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from einvoice.export import datev
 from einvoice.store.durable import fsync_dir
 
 TMP_PREFIX = ".tmp-"
@@ -24,8 +24,9 @@ def discard(root: Path, folder: Path) -> None:
     shutil.rmtree(gone, ignore_errors=True)
 
 
-def folder_name(batch_id: int, created_at: datetime) -> str:
-    return f"batch-{batch_id:06d}-{created_at.astimezone(datev.BERLIN):%Y%m%d}"
+def folder_name(batch_id: int, created_at: datetime, zone: ZoneInfo) -> str:
+    """``batch-<id>-<local date>``: the day accounting sees the batch arrive."""
+    return f"batch-{batch_id:06d}-{created_at.astimezone(zone):%Y%m%d}"
 
 
 def safe_name(name: str | None) -> str:

@@ -33,6 +33,7 @@ from decimal import Decimal
 from typing import Any
 
 from einvoice.export import BatchInfo, ExportItem
+from einvoice.views.formatting import plain
 
 CSV_COLUMNS = (
     "invoice_id", "batch_id", "status", "number", "type_code", "credit_note", "issue_date",
@@ -49,7 +50,7 @@ def _s(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, Decimal):
-        return f"{value:f}"
+        return plain(value)
     return str(value)
 
 

@@ -32,6 +32,7 @@ from einvoice.lifecycle import Status
 from einvoice.model import Invoice as InvoiceModel
 from einvoice.store import tables as t
 from einvoice.store.types import utcnow
+from einvoice.views.formatting import plain
 from einvoice.views.queries import supplier_for
 
 
@@ -102,7 +103,7 @@ class Planned:
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__ | {"gross_total": None if self.gross_total is None
-                                else f"{self.gross_total:f}"}
+                                else plain(self.gross_total)}
 
 
 def _account(value: str | None) -> str | None:
@@ -116,7 +117,8 @@ def params_from_settings(ctx: Context) -> DatevParams:
     return DatevParams(adviser=s.datev_adviser, client=s.datev_client, chart=s.datev_chart,
                        account_length=s.datev_account_length,
                        fiscal_year_start=s.datev_fiscal_year_start,
-                       tax_keys=dict(s.datev_tax_keys), per_line=s.datev_per_line)
+                       tax_keys=dict(s.datev_tax_keys), per_line=s.datev_per_line,
+                       timezone=s.timezone)
 
 
 def _candidates(s: Session) -> list[t.Invoice]:
@@ -157,9 +159,10 @@ def next_batch(ctx: Context, actor: str) -> Batch | None:
         batch_id = (s.exec(select(func.max(t.ExportBatch.id))).one() or 0) + 1
         created = utcnow()
         created = created.replace(microsecond=created.microsecond // 1000 * 1000)
-        info = BatchInfo(batch_id, created, actor, folder_name(batch_id, created))
+        params = params_from_settings(ctx)
+        info = BatchInfo(batch_id, created, actor, folder_name(batch_id, created, params.zone))
         bookings = {inv.id: _book(ctx, s, inv) for inv in invoices if inv.id is not None}
-        return Batch(info, params_from_settings(ctx), entries(ctx, s, invoices, bookings))
+        return Batch(info, params, entries(ctx, s, invoices, bookings))
 
 
 def entries(ctx: Context, s: Session, invoices: Sequence[t.Invoice],

@@ -23,6 +23,7 @@ from einvoice.export import datev, neutral
 from einvoice.export.folders import TMP_PREFIX
 from einvoice.export.plan import Batch
 from einvoice.store.durable import fsync_dir, write_file
+from einvoice.views.formatting import plain
 
 MANIFEST = "manifest.json"
 
@@ -75,14 +76,14 @@ def _manifest(batch: Batch, files: list[dict[str, Any]]) -> bytes:
         "format": "einvoice-export/1", "batch": info.batch_id,
         "created_at": info.created_at.astimezone(UTC).isoformat(), "actor": info.actor,
         "folder": info.folder, "invoice_count": len(batch.entries),
-        "gross_total": f"{batch.gross_total:f}",
-        "totals_by_currency": {k: f"{v:f}" for k, v in sorted(totals.items())},
+        "gross_total": plain(batch.gross_total),
+        "totals_by_currency": {k: plain(v) for k, v in sorted(totals.items())},
         "datev": batch.params.to_json(),
         "invoices": [{"id": i.invoice_id, "number": i.model.number,
                       "type_code": i.model.type_code, "credit_note": i.model.is_credit_note,
                       "currency": i.model.currency,
                       "gross_total": None if i.model.totals.with_vat is None
-                      else f"{i.model.totals.with_vat:f}",
+                      else plain(i.model.totals.with_vat),
                       "original_sha256": i.original_sha256, "xml_sha256": i.xml_sha256,
                       "files": list(i.files)} for i in batch.items],
         "files": files,

@@ -22,6 +22,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from functools import partial
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Connection, Engine, and_, not_, or_, update
 from sqlalchemy.exc import IntegrityError
@@ -89,13 +90,14 @@ def queue_for_ingest(ctx: Context, submission_id: int) -> list[int]:
     if (cases and sender and sub.channel in RECEIPT_CHANNELS and smtp is not None
             and smtp.send_receipts):
         wanted.append((f"receipt:submission:{submission_id}", RECEIPT, sender,
-                       partial(notify_text.receipt, sub, cases), None))
+                       partial(notify_text.receipt, sub, cases, zone=ctx.settings.zone), None))
     for _, inv in cases:
         if inv.status != Status.INVALID or inv.id is None:
             continue
         own = [f for f in findings if f.invoice_id == inv.id]
         wanted.append((f"invalid:invoice:{inv.id}", INVALID, _recipient(sub, inv),
-                       partial(notify_text.invalid, sub, inv, own), inv.id))
+                       partial(notify_text.invalid, sub, inv, own, zone=ctx.settings.zone),
+                       inv.id))
     added: list[int] = []
     for key, kind, to, make, invoice_id in wanted:
         try:
@@ -109,14 +111,15 @@ def queue_for_ingest(ctx: Context, submission_id: int) -> list[int]:
     return added
 
 
-def queue_rejection(conn: Connection, invoice_id: int, reason: str) -> int | None:
+def queue_rejection(conn: Connection, invoice_id: int, reason: str, zone: ZoneInfo
+                    ) -> int | None:
     """Record the notice that a person rejected the invoice, with the reason, in the caller's
     transaction (the rejection's own, so the two are written together or not at all). Returns
     its id, or None when it was recorded before or there is no address to send it to."""
     with Session(bind=conn) as s:
         inv, _doc, sub = invoice_rows(s, invoice_id)
         return _record(s, f"rejected:invoice:{invoice_id}", REJECTED, _recipient(sub, inv),
-                       partial(notify_text.rejected, sub, inv, reason), sub, invoice_id)
+                       partial(notify_text.rejected, sub, inv, reason, zone=zone), sub, invoice_id)
 
 
 def _recipient(sub: t.Submission, inv: t.Invoice) -> str | None:
