@@ -37,6 +37,19 @@ def _show(result: ExportResult) -> None:
                   f"total {plain(result.gross_total)} → {result.folder}")
 
 
+def _show_check(batch: int, problems: list[str], as_json: bool) -> None:
+    """What ``export --batch ID`` found; exit code 1 when the folder is damaged."""
+    if as_json:
+        emit_json({"batch_id": batch, "ok": not problems, "problems": problems})
+    else:
+        for p in problems:
+            err.print(p)
+        console.print(f"batch {batch}: " + ("complete" if not problems else
+                                            f"{len(problems)} problems"))
+    if problems:
+        raise typer.Exit(1)
+
+
 @app.command("export")
 def export_(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would go")] = False,
@@ -53,16 +66,7 @@ def export_(
     with context(config) as ctx:
         actor = ctx.settings.user or getpass.getuser()
         if batch is not None and not rewrite_:
-            problems = verify(ctx, batch)
-            if as_json:
-                emit_json({"batch_id": batch, "ok": not problems, "problems": problems})
-            else:
-                for p in problems:
-                    err.print(p)
-                console.print(f"batch {batch}: " + ("complete" if not problems else
-                                                    f"{len(problems)} problems"))
-            if problems:
-                raise typer.Exit(1)
+            _show_check(batch, verify(ctx, batch), as_json)
             return
         result = rewrite(ctx, batch) if batch is not None else export(ctx, actor,
                                                                       dry_run=dry_run)

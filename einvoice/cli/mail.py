@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import Progress, TaskID
+
+if TYPE_CHECKING:  # the mail stack loads only when the command runs
+    from einvoice.intake.mail import MailboxReport
 
 from einvoice.cli.common import ConfigOpt, JsonOpt, app, console, context, emit_json, err, fail
 
@@ -25,7 +28,6 @@ def poll(
 
     Exit code 0: all processed; 1: a message failed or a mailbox could not be polled.
     """
-    from einvoice.intake.mail import MailboxReport
     from einvoice.intake.mail import poll as poll_mailbox
     from einvoice.notify import outbox as notify
 
@@ -46,15 +48,19 @@ def poll(
     if as_json:
         emit_json([asdict(r) for r in reports])
     else:
-        for r in reports:
-            for m in r.messages:
-                colour = "green" if m.ok else "red"
-                console.print(f"[{colour}]{m.outcome:<10}[/{colour}] {r.mailbox} UID {m.uid} "
-                              f"{m.sender or '-'}: {m.subject or '-'}")
-                if m.problem:
-                    console.print(f"           {m.problem}")
-            if r.error:
-                err.print(f"[red]error:[/red] {r.mailbox}: {r.error}")
-        console.print(f"notices: {sent}")
+        _show(reports, str(sent))
     if any(r.error or not all(m.ok for m in r.messages) for r in reports):
         raise typer.Exit(1)
+
+
+def _show(reports: list[MailboxReport], notices: str) -> None:
+    for r in reports:
+        for m in r.messages:
+            colour = "green" if m.ok else "red"
+            console.print(f"[{colour}]{m.outcome:<10}[/{colour}] {r.mailbox} UID {m.uid} "
+                          f"{m.sender or '-'}: {m.subject or '-'}")
+            if m.problem:
+                console.print(f"           {m.problem}")
+        if r.error:
+            err.print(f"[red]error:[/red] {r.mailbox}: {r.error}")
+    console.print(f"notices: {notices}")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from einvoice.cli.common import ConfigOpt, JsonOpt, app, console, context, emit_json, fail
 from einvoice.config import load_settings
@@ -34,39 +33,18 @@ def run(config: ConfigOpt = None,
         fail(str(exc))
 
 
-def _when(value: str | None) -> str:
-    return value[:19].replace("T", " ") if value else "–"
-
-
 @app.command()
 def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Last run of each job, queue sizes, last export and recent errors."""
-    from einvoice.views.status import service_status
+    from einvoice.views.status import service_status, status_view
 
     with context(config) as ctx:
         data = service_status(ctx)
     if as_json:
         emit_json(data)
         return
-    jobs = Table("job", "last run (UTC)", "ok", "detail", title="jobs")
-    for job, r in data["jobs"].items():
-        if r is None:
-            jobs.add_row(job, "never", "", "")
-        else:
-            ok = "running" if r["finished_at"] is None else ("yes" if r["ok"] else "[red]NO[/red]")
-            jobs.add_row(job, _when(r["started_at"]), ok, r["detail"] or "")
-    console.print(jobs)
-    queues = Table("status", "invoices", title="queues")
-    for name, n in data["queues"].items():
-        queues.add_row(name, str(n))
-    console.print(queues)
-    b: dict[str, Any] | None = data["last_export"]
-    console.print("last export: " + ("none" if b is None else
-                  f"batch {b['id']} at {_when(b['created_at'])}, {b['invoice_count']} invoices, "
-                  f"{b['gross_total']} gross, {b['folder']}"), highlight=False)
-    console.print(f"notices not yet sent: {data['notices_unsent']}")
-    for e in data["errors"]:
-        console.print(f"[red]{_when(e['at'])} {e['source']}[/red]: {e['error']}", highlight=False)
+    for part in status_view(data):
+        console.print(part, highlight=False)
 
 
 def _date(value: str) -> date:

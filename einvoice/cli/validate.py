@@ -63,22 +63,13 @@ def validate(
     Exit code 0: all accepted; 1: any rejected; 2: a processing error.
     """
     from einvoice.validation.engine import validator_for
-    from einvoice.validation.findings import Report, Verdict
+    from einvoice.validation.report import exit_code
 
     try:
         settings = load_settings(config)
         validator = validator_for(settings)
     except EinvoiceError as exc:
         fail(str(exc))
-    reports = []
-    for path in files:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            reports.append(Report(str(path), Verdict.UNDEFINED, None, error=str(exc)))
-            continue
-        reports.append(validator.validate_bytes(data, str(path), settings.max_xml_bytes))
+    reports = validator.validate_files(files, settings.max_xml_bytes)
     _write_reports(reports, fmt, output)
-    verdicts = {r.verdict for r in reports}
-    raise typer.Exit(2 if Verdict.UNDEFINED in verdicts else 1 if Verdict.REJECT in verdicts
-                     else 0)
+    raise typer.Exit(exit_code(reports))

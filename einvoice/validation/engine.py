@@ -61,6 +61,18 @@ class Validator:
         """Validate a file as given (XML or PDF with embedded XML), like the KoSIT CLI."""
         return self.validate(read_document(data, max_xml_bytes), source, max_xml_bytes)
 
+    def validate_files(self, paths: Iterable[Path], max_xml_bytes: int) -> list[Report]:
+        """One report per file; a file that cannot be read gets an ``undefined`` report."""
+        reports = []
+        for path in paths:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                reports.append(Report(str(path), Verdict.UNDEFINED, None, error=str(exc)))
+                continue
+            reports.append(self.validate_bytes(data, str(path), max_xml_bytes))
+        return reports
+
     def validate(self, reading: Reading, source: str, max_xml_bytes: int) -> Report:
         """Validate what the reader found; the reading's canonical model is reused."""
         if reading.xml is None or reading.kind not in XML_KINDS | {Kind.FACTURX_PDF}:

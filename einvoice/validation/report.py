@@ -9,7 +9,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from einvoice.validation.findings import Finding, Report
+from einvoice.validation.findings import Finding, Report, Verdict
 
 VERDICT_DE = {"accept": "angenommen", "reject": "abgelehnt", "undefined": "nicht bestimmt"}
 
@@ -35,6 +35,13 @@ class FindingOut:
     def of(cls, f: Finding) -> FindingOut:
         return cls(rule_id=f.rule_id, flag=f.flag.value, level=f.effective.value, term=f.term,
                    location=f.location, line=f.line, message=f.message)
+
+
+def exit_code(reports: list[Report]) -> int:
+    """As the KoSIT command line: 2 when any processing failed, 1 when any file was rejected,
+    0 when all were accepted."""
+    verdicts = {r.verdict for r in reports}
+    return 2 if Verdict.UNDEFINED in verdicts else 1 if Verdict.REJECT in verdicts else 0
 
 
 def finding_json(f: Finding) -> dict[str, Any]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from rich.console import RenderableType
+from rich.table import Table
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -69,3 +71,28 @@ def service_status(ctx: Context, errors: int = 10) -> dict[str, Any]:
         "notices_unsent": int(unsent),
         "errors": recent[:errors],
     }
+
+
+def _when(value: str | None) -> str:
+    return value[:19].replace("T", " ") if value else "–"
+
+
+def status_view(data: dict[str, Any]) -> list[RenderableType]:
+    """The terminal view of ``service_status``: jobs, queues, last export, errors."""
+    jobs = Table("job", "last run (UTC)", "ok", "detail", title="jobs")
+    for job, r in data["jobs"].items():
+        if r is None:
+            jobs.add_row(job, "never", "", "")
+        else:
+            ok = "running" if r["finished_at"] is None else ("yes" if r["ok"] else "[red]NO[/red]")
+            jobs.add_row(job, _when(r["started_at"]), ok, r["detail"] or "")
+    queues = Table("status", "invoices", title="queues")
+    for name, n in data["queues"].items():
+        queues.add_row(name, str(n))
+    b: dict[str, Any] | None = data["last_export"]
+    out: list[RenderableType] = [jobs, queues, "last export: " + (
+        "none" if b is None else f"batch {b['id']} at {_when(b['created_at'])}, "
+        f"{b['invoice_count']} invoices, {b['gross_total']} gross, {b['folder']}"),
+        f"notices not yet sent: {data['notices_unsent']}"]
+    out += [f"[red]{_when(e['at'])} {e['source']}[/red]: {e['error']}" for e in data["errors"]]
+    return out
