@@ -60,6 +60,10 @@ def results() -> dict[str, dict[str, str]]:
     return out
 
 
+def with_status(status: str) -> list[str]:
+    return sorted(n for statuses in results().values() for n, s in statuses.items() if s == status)
+
+
 def equivalents() -> set[str]:
     if not EQUIVALENTS.exists():
         return set()
@@ -96,7 +100,7 @@ def report() -> int:
             problems.append(f"{path}: {unchecked} mutants not run yet")
         problems += [f"no result: {n}" for n in other if not n.endswith("(not checked)")]
     every = {n for statuses in results().values() for n in statuses}
-    alive = {n for statuses in results().values() for n, s in statuses.items() if s == "survived"}
+    alive = set(with_status("survived"))
     problems += [f"listed in {EQUIVALENTS.name} but {'killed' if n in every else 'unknown'}: {n}"
                  for n in sorted(listed - alive)]
 
@@ -123,10 +127,12 @@ def main() -> int:
         if args.fresh:
             shutil.rmtree(ROOT / "mutants", ignore_errors=True)
         run(args.mutants, args.jobs)
-        survivors = sorted(n for statuses in results().values()
-                           for n, s in statuses.items() if s == "survived")
-        if survivors and not args.mutants:
-            run(survivors, args.jobs)  # against the current tests, not the cached verdict
+        if not args.mutants:
+            survivors = with_status("survived")
+            if survivors:
+                run(survivors, args.jobs)  # against the current tests, not the cached verdict
+            if with_status("not checked"):  # the code changed while mutmut ran
+                run([], args.jobs)
     return report()
 
 

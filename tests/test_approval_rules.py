@@ -14,7 +14,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -184,13 +184,16 @@ def test_every_status_through_the_workflow(staff: Context, action: str) -> None:
 
 
 def test_a_rejection_queues_the_notice_with_the_reason(staff: Context) -> None:
-    i = make_invoice(staff)
+    staff.settings.timezone = "Asia/Tokyo"
+    i = make_invoice(staff, received_at=datetime(2026, 1, 31, 23, 30, tzinfo=UTC))
     workflow.reject(staff, i, "alice", REASON)
     with Session(staff.engine) as s:
         notice = s.exec(select(t.Notice)).one()
     assert (notice.invoice_id, notice.kind, notice.recipient) == (
         i, "rejected", "rechnung@muster.example")
     assert REASON in notice.body
+    # when it arrived, in the local time zone of the settings
+    assert "01.02.2026, 08:30 Uhr" in notice.body and "(Asia/Tokyo time)" in notice.body
 
 
 def test_reassign_of_an_approved_invoice_is_refused(staff: Context) -> None:
@@ -507,3 +510,36 @@ def test_tokens_are_compared_in_constant_time(ctx: Context, supplier_id: int,
     digest = hashlib.sha256(token.encode()).hexdigest()
     assert calls == [(digest, digest)]
 
+
+# ------------------------------------------------------------------ what a supplier may see
+
+def test_a_supplier_sees_its_own_invoice(ctx: Context, supplier_id: int) -> None:
+    i = make_invoice(ctx, "approved", supplier_id=supplier_id, verdict="accept",
+                     pay_by=date(2026, 3, 2))
+    with Session(ctx.engine) as s:
+        number = s.exec(select(t.Invoice.number).where(t.Invoice.id == i)).one()
+    assert tokens.supplier_invoice(ctx, supplier_id, i) == tokens.InvoiceStatus(
+        invoice_id=i, number=number, status="approved", verdict="accept",
+        pay_by=date(2026, 3, 2))
+
+
+@pytest.mark.parametrize(("status", "shown"), [
+    ("on_hold", "pending"),  # an internal hold is nobody else's business
+    ("pending", "pending"), ("received", "received"), ("invalid", "invalid"),
+    ("rejected", "rejected"), ("exported", "exported"), ("duplicate", "duplicate")])
+def test_the_supplier_sees_the_status(ctx: Context, supplier_id: int, status: str,
+                                      shown: str) -> None:
+    i = make_invoice(ctx, status, supplier_id=supplier_id)
+    assert tokens.supplier_invoice(ctx, supplier_id, i).status == shown
+
+
+def test_another_suppliers_invoice_looks_missing(ctx: Context, supplier_id: int) -> None:
+    other = save_supplier(ctx, SupplierData("Andere AG", "DE999999999")).id
+    assert other is not None
+    theirs = make_invoice(ctx, supplier_id=other)
+    mailed = make_invoice(ctx)  # no supplier token at all
+    for invoice_id in (theirs, mailed, 999999):
+        with pytest.raises(NotFound) as missing:
+            tokens.supplier_invoice(ctx, supplier_id, invoice_id)
+        assert str(missing.value) == f"no invoice with id {invoice_id}"
+    assert tokens.supplier_invoice(ctx, other, theirs).invoice_id == theirs
