@@ -204,6 +204,20 @@ def test_a_duplicate_is_never_the_original_of_a_later_copy(ctx: Context, base: s
     assert (third.status, row(ctx, third.invoice_id).duplicate_of) == ("pending", None)
 
 
+def test_of_two_originals_the_earliest_is_the_one_referred_to(ctx: Context, base: str) -> None:
+    """Two originals of one key (as a race or a manual correction may leave): a later copy
+    points at the first received."""
+    first = put(ctx, base)
+    second = put(ctx, resend(base, "2"))
+    with Session(ctx.engine) as s:
+        s.exec(update(t.Invoice).where(col(t.Invoice.id) == second.invoice_id)
+               .values(status="pending", duplicate_of=None))
+        s.commit()
+    third = put(ctx, resend(base, "3"))
+    assert (third.status, row(ctx, third.invoice_id).duplicate_of) == (
+        "duplicate", first.invoice_id)
+
+
 @pytest.mark.parametrize(("earlier", "is_original"), [
     (Status.RECEIVED, True), (Status.PENDING, True), (Status.ON_HOLD, True),
     (Status.APPROVED, True), (Status.EXPORTED, True),
@@ -265,8 +279,9 @@ def test_pay_by_is_the_due_date_when_the_invoice_names_one(ctx: Context, base: s
 
 def test_skonto_deadline_is_the_shortest_term_from_the_issue_date(ctx: Context,
                                                                   base: str) -> None:
-    shuffled = edit(base, SKONTO, "#SKONTO#TAGE=14#PROZENT=1.00#\n#SKONTO#TAGE=30#PROZENT=0.00#\n"
-                                  "#SKONTO#TAGE=7#PROZENT=2.50#\n")
+    # the shortest term neither first nor last in the text
+    shuffled = edit(base, SKONTO, "#SKONTO#TAGE=14#PROZENT=1.00#\n#SKONTO#TAGE=7#PROZENT=2.50#\n"
+                                  "#SKONTO#TAGE=30#PROZENT=0.00#\n")
     inv = row(ctx, put(ctx, shuffled).invoice_id)
     assert inv.status == "pending"
     assert (inv.skonto_until, inv.skonto_percent) == (date(2016, 7, 4), Decimal("2.50"))

@@ -4,7 +4,9 @@ GIVEN ``Archive.put`` with ``os.fsync`` and ``os.replace`` recorded, THEN the ne
 under its temporary name before it is renamed into place, in the same folder, and the folder is
 fsynced after the rename (a dropped fsync fails the test). GIVEN the same bytes ingested twice, or
 by two threads at the same moment on PostgreSQL, THEN there is one document and one invoice,
-exactly one call reports it as new, and every returned submission id is a committed row.
+exactly one call reports it as new, and every returned submission id is a committed row. GIVEN two
+copies of one invoice in other bytes ingested at the same moment, THEN exactly one is the
+original and the other its duplicate.
 """
 
 from __future__ import annotations
@@ -153,6 +155,50 @@ def test_two_concurrent_ingests_of_a_new_invoice_return_a_committed_submission(
             assert done[0].outcomes[0].invoice_id == done[1].outcomes[0].invoice_id
         assert _count(contexts[0], t.Document) == 8 and _count(contexts[0], t.Invoice) == 8
         assert _count(contexts[0], t.Submission) == 8
+    finally:
+        for c in contexts:
+            c.close()
+
+
+def _race(contexts: list[Context], bodies: list[bytes]) -> list[IngestResult | BaseException]:
+    """Ingest ``bodies[i]`` through ``contexts[i]``, all released at the same moment."""
+    gate = threading.Barrier(len(bodies))
+    results: list[IngestResult | BaseException] = []
+
+    def run(ctx: Context, body: bytes) -> None:
+        gate.wait()
+        try:
+            results.append(ingest(ctx, Submission(body, "upload")))
+        except BaseException as exc:  # reported by the caller
+            results.append(exc)
+
+    threads = [threading.Thread(target=run, args=pair) for pair in zip(contexts, bodies,
+                                                                         strict=True)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    return results
+
+
+def test_two_concurrent_copies_in_other_bytes_make_one_original(
+        tmp_path: Path, db_url: str, corpus: Path) -> None:
+    """The same invoice arriving twice at once (say by mail and by upload) must not become two
+    pending invoices that could both be approved and paid: one is the duplicate of the other."""
+    settings = load_settings(data_dir=tmp_path / "data", database_url=db_url,
+                             inbox_dir=tmp_path / "inbox")
+    contexts = [open_context(settings), open_context(settings)]
+    template = (corpus / MINIMAL).read_bytes()
+    try:
+        for round_ in range(20):
+            data = template.replace(b"<cbc:ID>1234567</cbc:ID>",
+                                    f"<cbc:ID>TWICE-{round_}</cbc:ID>".encode(), 1)
+            copies = [data + b"<!-- by mail -->", data + b"<!-- by upload -->"]
+            results = _race(contexts, copies)
+            assert all(isinstance(r, IngestResult) for r in results), results
+            statuses = sorted(r.outcomes[0].status for r in results
+                              if isinstance(r, IngestResult))
+            assert statuses == ["duplicate", "pending"], f"round {round_}: {statuses}"
     finally:
         for c in contexts:
             c.close()
