@@ -55,6 +55,16 @@ def test_exact_id_wins_over_its_prefixes() -> None:
     assert office_for(CITY, routes) == "Stadtkasse"
 
 
+def test_a_prefix_is_whole_parts_of_the_id() -> None:
+    """GIVEN only the Tiefbauamt's fine address configured, THEN an ID whose fine address merely
+    starts with the same letters is not routed there, and a coarse address that is a digit
+    short catches nothing."""
+    assert office_for("05117000-TIEFBAU2-60", {"05117000-TIEFBAU": "Tiefbauamt"}) is None
+    assert office_for(TIEFBAU, {"05117000-TIEFBAU": "Tiefbauamt"}) == "Tiefbauamt"
+    assert office_for(CITY, {"0511700": "Kämmerei"}) is None
+    assert office_for(CITY, {"05117000-": "Kämmerei"}) == "Kämmerei"  # a trailing dash is fine
+
+
 def test_no_routes_no_office() -> None:
     assert office_for(CITY, {}) is None
 

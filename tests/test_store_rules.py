@@ -80,6 +80,18 @@ def test_archive_put_syncs_the_file_renames_it_and_syncs_its_folder(
     assert not stat.S_IMODE(target.stat().st_mode) & 0o222, "originals are read-only"
 
 
+def test_archive_put_makes_new_folders_durable_in_their_parents(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GIVEN an empty archive, WHEN the first original arrives, THEN each folder created for it
+    (the root, ``ab/``, ``ab/cd/``) is synced in its parent before the file is renamed in."""
+    archive = Archive(tmp_path / "archive")
+    events = _record_io(monkeypatch)
+    target = archive.path_for(archive.put(b"first"))
+    at_rename = next(i for i, e in enumerate(events) if e[0] == "rename")
+    synced = [e[2] for e in events[:at_rename] if e[:2] == ("fsync", "dir")]
+    assert synced == [str(tmp_path), str(tmp_path / "archive"), str(target.parent.parent)]
+
+
 def test_archive_put_of_stored_bytes_writes_nothing(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     archive = Archive(tmp_path / "archive")

@@ -150,7 +150,9 @@ def test_cii_date_absent(fmt: str | None) -> None:
     ("20260230", "102"), ("2026", "102"), ("31.01.2026", "102"),
     ("2026-02-30", "102"), ("2026-1-31", "102"), ("202613", "610"), ("2026", "610"),
     ("202654", "616"), ("2026", "616"), ("abcdefgh", "102"),
-    ("2026-W05", "102")])  # an ISO week is no CCYYMMDD date
+    ("2026-W05", "102"),  # an ISO week is no CCYYMMDD date
+    ("2026013", "102"), ("2026O131", "102"), ("２０２６０１３１", "102"),  # short, letter O, wide
+    ("20261", "610"), ("2026-1", "610"), ("20265", "616")])
 def test_cii_date_error(text: str, fmt: str) -> None:
     with pytest.raises(ReadError) as error:
         cii_date(text, fmt)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import col
 
 from einvoice import lifecycle
@@ -66,8 +66,12 @@ def _change(ctx: Context, invoice_id: int, actor: str, action: Action, decide: D
                 chain.append(conn, invoice_id=invoice_id, actor=actor, action=action,
                              before=row.status, after=after, reason=reason, detail=detail)
             return Change(invoice_id, action, row.status, after, message)
-        except (_Changed, IntegrityError, OperationalError):
-            retry.pause(attempt)  # someone else changed it (or the audit chain head) first
+        except _Changed:
+            retry.pause(attempt)  # someone else changed the invoice first: check again
+        except DBAPIError as exc:
+            if not retry.is_conflict(exc):
+                raise
+            retry.pause(attempt)  # e.g. the audit chain head moved: try again
     raise WorkflowError(f"invoice {invoice_id} is being changed by someone else; try again")
 
 

@@ -71,14 +71,24 @@ def cii_date(text: str | None, fmt: str | None = "102") -> date | None:
         if fmt in (None, "102"):
             if len(text) == 10 and text[4] == "-":
                 return date.fromisoformat(text)
+            _digits(text, 8)
             return date(int(text[0:4]), int(text[4:6]), int(text[6:8]))
         if fmt == "610":
+            _digits(text, 6)
             return date(int(text[0:4]), int(text[4:6]), 1)
         if fmt == "616":
+            _digits(text, 6)
             return date.fromisocalendar(int(text[0:4]), int(text[4:6]), 1)
     except (ValueError, IndexError) as exc:
         raise ReadError(f"not a date in format {fmt}: {text!r}") from exc
     raise ReadError(f"unknown date format {fmt!r} for {text!r}")
+
+
+def _digits(text: str, count: int) -> None:
+    """The date's fixed-width digits must all be there: ``2026013`` is no CCYYMMDD."""
+    head = text[:count]
+    if len(head) < count or not (head.isascii() and head.isdigit()):
+        raise ValueError(f"expected {count} digits")
 
 
 def to_bool(text: str | None) -> bool:

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from einvoice.errors import NotFound
-from einvoice.store.durable import fsync_dir
+from einvoice.store.durable import fsync_dir, make_dirs
 
 
 def sha256_hex(data: bytes) -> str:
@@ -36,7 +36,7 @@ class Archive:
         target = self.path_for(digest)
         if target.exists():
             return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(target.parent)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as fh:

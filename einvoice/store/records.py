@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, bindparam, insert
+from sqlalchemy import Engine, bindparam, insert, text
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel, col, select
@@ -175,12 +175,20 @@ _ORIGINAL = (
 )
 
 
+_KEY_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+
+
 def first_invoice(s: Session, *, seller_key: str, number: str, type_code: str | None,
                   gross_total: Decimal, excluded: Iterable[str]) -> int | None:
     """The first invoice (not itself a duplicate, and in none of the ``excluded`` statuses)
     with these seller, number, type and gross total, if any."""
     type_match = (col(t.Invoice.type_code).is_(None) if type_code is None
                   else t.Invoice.type_code == type_code)
+    if s.get_bind().dialect.name == "postgresql":
+        # two copies arriving at once would both find no original: the second waits here
+        # until the first commits (SQLite serialises writers by itself)
+        key = f"{seller_key}|{number}|{type_code}|{gross_total.normalize():f}"
+        s.connection().execute(_KEY_LOCK, {"key": key})
     found = s.connection().execute(_ORIGINAL.where(type_match), {
         "seller_key": seller_key, "number": number, "gross_total": gross_total,
         "excluded": sorted(excluded)}).scalar()

@@ -21,12 +21,14 @@ UNKNOWN = "EINVOICE-LEITWEG-2"
 
 def office_for(leitweg_id: str | None, routes: Mapping[str, str]) -> str | None:
     """The receiving office in a routing table: the exact ID first, then the longest
-    configured prefix (a fine address beats the coarse address of the whole city)."""
+    configured prefix (a fine address beats the coarse address of the whole city). A prefix
+    is whole parts of the ID: ``05117000-TIEFBAU`` takes ``05117000-TIEFBAU-12`` but not
+    ``05117000-TIEFBAU2-60``."""
     if not leitweg_id:
         return None
     if leitweg_id in routes:
         return routes[leitweg_id]
-    prefixes = [p for p in routes if leitweg_id.startswith(p)]
+    prefixes = [p for p in routes if leitweg_id.startswith(p.rstrip("-") + "-")]
     return routes[max(prefixes, key=len)] if prefixes else None
 
 
