@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     user: str | None = Field(None, description="acting person; default: the OS user")
     mailboxes: list[Mailbox] = Field(default_factory=list, description="IMAP mailboxes to poll")
     smtp: Smtp | None = Field(None, description="notices to suppliers; none: not sent")
+    finance_office_email: str | None = Field(
+        None, description="gets the notices about an invoice whose IBAN the supplier master "
+        "does not vouch for (never the addresses the invoice names)")
     max_upload_bytes: int = Field(50 * MB, description="larger uploads get HTTP 413")
     http_host: str = "127.0.0.1"
     http_port: int = 8080
