@@ -1,5 +1,7 @@
 """Notices to suppliers against a real SMTP server (aiosmtpd on a loopback port), on SQLite and
-PostgreSQL: one receipt and one rejection per event, never twice, retried after an outage."""
+PostgreSQL: one receipt and one rejection per event, never twice, retried after an outage; a
+notice about an invoice whose IBAN the supplier master does not vouch for goes to the finance
+office, never to an address from the invoice or its mail."""
 
 from __future__ import annotations
 
@@ -19,13 +21,18 @@ from sqlmodel import Session, col, select
 from einvoice.approval import workflow
 from einvoice.config import Smtp
 from einvoice.context import Context
+from einvoice.model import Invoice
 from einvoice.notify.outbox import queue_for_ingest, queue_rejection, send_pending
+from einvoice.notify.recipient import address, iban_suspicious, invoice_suspicious, recipient
 from einvoice.pipeline import Submission, ingest
 from einvoice.store import tables as t
 
 SAMPLE = "valid/xrechnung-testsuite/technical-cases/cius/01.01_comprehensive_test_ubl.xml"
 SUPPLIER = "lieferant@example.com"
 SELLER_CONTACT = "tim.tester@test.com"  # BT-43 of the sample
+SELLER_EM = "rechnungsausgang@test.com"  # BT-34 (scheme EM) of the sample
+IBANS = ("DE79000000001234567890", "DE16000000002345678901")  # BT-84 of the sample
+FINANCE = "rechnungspruefung@stadt.example"
 
 
 class Sink:
@@ -72,6 +79,20 @@ def sink() -> Iterator[tuple[Sink, int]]:
 
 
 @pytest.fixture
+def known(ctx: Context) -> t.Supplier:
+    """The sample's seller is on file with both its IBANs: its invoices are not suspicious."""
+    return on_file(ctx, ",".join(IBANS))
+
+
+def on_file(ctx: Context, ibans: str) -> t.Supplier:
+    with Session(ctx.engine, expire_on_commit=False) as s:
+        supplier = t.Supplier(name="[Seller name]", vat_id="ATU123456789", ibans=ibans)
+        s.add(supplier)
+        s.commit()
+    return supplier
+
+
+@pytest.fixture
 def mailer(ctx: Context, sink: tuple[Sink, int]) -> Sink:
     """The context sends to the sink."""
     ctx.settings.smtp = Smtp(host="127.0.0.1", port=sink[1],
@@ -98,7 +119,7 @@ def notices(ctx: Context) -> list[t.Notice]:
 
 
 def test_invalid_mailed_invoice_gets_one_receipt_and_one_rejection(
-        ctx: Context, corpus: Path, mailer: Sink) -> None:
+        ctx: Context, corpus: Path, mailer: Sink, known: t.Supplier) -> None:
     sub_id = mail_in(ctx, invalid_xml(corpus))
     added = queue_for_ingest(ctx, sub_id)
     assert len(added) == 2
@@ -130,7 +151,7 @@ def test_invalid_mailed_invoice_gets_one_receipt_and_one_rejection(
 
 
 def test_smtp_down_records_the_error_and_delivers_once_when_back(
-        ctx: Context, corpus: Path, sink: tuple[Sink, int]) -> None:
+        ctx: Context, corpus: Path, sink: tuple[Sink, int], known: t.Supplier) -> None:
     handler, port = sink
     ctx.settings.smtp = Smtp(host="127.0.0.1", port=free_port(), send_receipts=False)
     queue_for_ingest(ctx, mail_in(ctx, invalid_xml(corpus)))
@@ -150,7 +171,7 @@ def test_smtp_down_records_the_error_and_delivers_once_when_back(
 
 
 def test_refused_recipient_fails_alone_and_is_retried(
-        ctx: Context, corpus: Path, mailer: Sink) -> None:
+        ctx: Context, corpus: Path, mailer: Sink, known: t.Supplier) -> None:
     mailer.refuse.add(SUPPLIER)
     queue_for_ingest(ctx, mail_in(ctx, invalid_xml(corpus)))
     other = ingest(ctx, Submission(invalid_xml(corpus, "R-2"), "upload"))  # to the seller
@@ -166,7 +187,7 @@ def test_refused_recipient_fails_alone_and_is_retried(
 
 
 def test_person_rejection_sends_the_reason_to_the_seller(
-        ctx: Context, corpus: Path, mailer: Sink) -> None:
+        ctx: Context, corpus: Path, mailer: Sink, known: t.Supplier) -> None:
     data = (corpus / SAMPLE).read_bytes()
     result = ingest(ctx, Submission(data, "upload", filename="r.xml"))
     assert queue_for_ingest(ctx, result.submission_id) == []  # valid upload: nothing to say
@@ -183,12 +204,14 @@ def test_person_rejection_sends_the_reason_to_the_seller(
     body = mail.get_content()
     assert body.count(reason) == 2
     assert "über das Upload-Portal" in body and "was rejected by our" in body
+    assert "Rechnungsstelle" not in body  # a normal notice has no word for the finance office
     (notice,) = notices(ctx)
     assert (notice.event_key, notice.kind, notice.invoice_id) == (
         f"rejected:invoice:{invoice_id}", "rejected", invoice_id)
 
 
-def test_without_smtp_notices_are_recorded_but_not_sent(ctx: Context, corpus: Path) -> None:
+def test_without_smtp_notices_are_recorded_but_not_sent(ctx: Context, corpus: Path,
+                                                        known: t.Supplier) -> None:
     assert ctx.settings.smtp is None
     assert len(queue_for_ingest(ctx, mail_in(ctx, invalid_xml(corpus)))) == 1  # no receipt
     report = send_pending(ctx)
@@ -199,7 +222,7 @@ def test_without_smtp_notices_are_recorded_but_not_sent(ctx: Context, corpus: Pa
 
 
 def test_a_claimed_notice_is_left_alone_until_its_claim_expires(
-        ctx: Context, corpus: Path, mailer: Sink) -> None:
+        ctx: Context, corpus: Path, mailer: Sink, known: t.Supplier) -> None:
     assert ctx.settings.smtp is not None
     ctx.settings.smtp.send_receipts = False
     queue_for_ingest(ctx, mail_in(ctx, invalid_xml(corpus)))
@@ -217,7 +240,7 @@ def test_a_claimed_notice_is_left_alone_until_its_claim_expires(
 
 
 def test_concurrent_senders_send_each_notice_once(
-        ctx: Context, corpus: Path, mailer: Sink) -> None:
+        ctx: Context, corpus: Path, mailer: Sink, known: t.Supplier) -> None:
     for i in range(6):
         queue_for_ingest(ctx, mail_in(ctx, invalid_xml(corpus, f"R-{i}"), f"<r{i}@example.com>"))
     assert len(notices(ctx)) == 12
@@ -229,3 +252,146 @@ def test_concurrent_senders_send_each_notice_once(
     assert len(mailer.mails) == 12
     assert len({m["Message-ID"] for m in mailer.mails}) == 12
     assert all(n.sent_at is not None for n in notices(ctx))
+
+
+# ------------------------------------------------------------------ suspicious IBAN: finance office
+
+def reject_now(ctx: Context, invoice_id: int, reason: str = "Bankverbindung unbekannt."
+               ) -> int | None:
+    """Queue the rejection notice as the workflow does, in the rejection's transaction."""
+    with ctx.engine.begin() as conn:
+        return queue_rejection(conn, invoice_id, reason, ctx.settings.zone,
+                               ctx.settings.finance_office_email)
+
+
+def text_of(mail: EmailMessage) -> str:
+    return mail.get_content().replace("\r\n", "\n")
+
+
+def upload(ctx: Context, data: bytes) -> int:
+    return ingest(ctx, Submission(data, "upload", filename="r.xml")).outcomes[0].invoice_id
+
+
+def test_rejection_of_an_invoice_with_a_new_iban_goes_to_the_finance_office_only(
+        ctx: Context, corpus: Path, mailer: Sink) -> None:
+    on_file(ctx, IBANS[1])  # the first IBAN of the invoice is new
+    ctx.settings.finance_office_email = f"Rechnungsprüfung <{FINANCE}>"
+    assert ctx.settings.smtp is not None
+    ctx.settings.smtp.send_receipts = False
+    sub_id = mail_in(ctx, (corpus / SAMPLE).read_bytes())
+    assert queue_for_ingest(ctx, sub_id) == []  # valid: nothing to say yet
+    with Session(ctx.engine) as s:
+        (invoice_id,) = s.exec(select(t.Invoice.id)).all()
+    assert invoice_id is not None
+    assert reject_now(ctx, invoice_id, "Die Bankverbindung ist uns nicht bekannt.") is not None
+    assert send_pending(ctx).sent == 1
+    (mail,) = mailer.mails
+    assert mail["To"] == FINANCE  # not the mail's sender, not BT-43, not BT-34
+    body = text_of(mail)
+    assert body.startswith("An die Rechnungsstelle / To the finance office:\n")
+    assert f"- neue IBAN / IBAN not on file {IBANS[0]}\n" in body
+    assert body.count("Die Bankverbindung ist uns nicht bekannt.") == 2
+    assert body.count("-- English") == 1 and body.index("Guten Tag") > body.index(IBANS[0])
+
+
+def test_invalid_invoice_of_an_unknown_supplier_with_an_iban_goes_to_the_finance_office(
+        ctx: Context, corpus: Path, mailer: Sink) -> None:
+    ctx.settings.finance_office_email = FINANCE
+    queue_for_ingest(ctx, mail_in(ctx, invalid_xml(corpus)))
+    assert send_pending(ctx).sent == 2
+    (receipt,) = mailer.to(SUPPLIER)  # the sender learns it arrived, nothing more
+    assert receipt["Subject"].startswith("Eingangsbestätigung")
+    (notice,) = mailer.to(FINANCE)
+    assert notice["Subject"] == "Rechnung abgewiesen / Invoice rejected: 1234567"
+    assert "- unbekannter Lieferant / unknown supplier\n" in text_of(notice)
+    assert "BR-DE-15" in notice.get_content()
+
+
+def test_an_invalid_iban_of_a_known_supplier_goes_to_the_finance_office(
+        ctx: Context, corpus: Path, mailer: Sink, known: t.Supplier) -> None:
+    ctx.settings.finance_office_email = FINANCE
+    bad = IBANS[0].replace("DE79", "DE78")  # check digits wrong
+    invoice_id = upload(ctx, (corpus / SAMPLE).read_bytes().replace(IBANS[0].encode(),
+                                                                   bad.encode()))
+    reject_now(ctx, invoice_id)
+    send_pending(ctx)
+    (mail,) = mailer.mails
+    assert mail["To"] == FINANCE and f"ungültige IBAN / invalid IBAN {bad}" in mail.get_content()
+
+
+def test_without_a_finance_office_a_suspicious_notice_is_not_sent_anywhere(
+        ctx: Context, corpus: Path, mailer: Sink, caplog: pytest.LogCaptureFixture) -> None:
+    assert ctx.settings.finance_office_email is None
+    invoice_id = upload(ctx, (corpus / SAMPLE).read_bytes())  # unknown supplier with IBANs
+    assert reject_now(ctx, invoice_id) is None
+    assert notices(ctx) == [] and send_pending(ctx).sent == 0 and mailer.mails == []
+    assert "`finance_office_email` is not set" in caplog.text
+
+
+def test_an_iban_on_file_in_other_spelling_is_normal(
+        ctx: Context, corpus: Path, mailer: Sink) -> None:
+    on_file(ctx, "de79 0000 0000 1234 5678 90," + IBANS[1])
+    ctx.settings.finance_office_email = FINANCE
+    reject_now(ctx, upload(ctx, (corpus / SAMPLE).read_bytes()))
+    send_pending(ctx)
+    (mail,) = mailer.mails
+    assert mail["To"] == SELLER_CONTACT and "Rechnungsstelle" not in mail.get_content()
+
+
+@pytest.mark.parametrize(("ibans", "known", "suspicious"), [
+    ([], None, False),  # unknown supplier, no IBAN: nothing to pay to
+    ([IBANS[0]], None, True),  # unknown supplier naming an IBAN
+    ([], [], False),
+    ([IBANS[0]], [], True),  # on file without any IBAN
+    ([IBANS[0]], [IBANS[0]], False),
+    ([IBANS[0], IBANS[1]], [IBANS[0]], True),  # one new IBAN is enough
+    ([IBANS[1], IBANS[0]], [IBANS[0]], True),
+    (["DE78000000001234567890"], ["DE78000000001234567890"], True),  # invalid, even if listed
+    (["de79 0000 0000 1234 5678 90"], [IBANS[0]], False),  # spelled otherwise
+    ([IBANS[0]], ["de79 0000 0000 1234 5678 90"], False),
+])
+def test_iban_suspicious(ibans: list[str], known: list[str] | None, suspicious: bool) -> None:
+    assert iban_suspicious(ibans, known) is suspicious
+
+
+def test_stored_invoice_and_supplier_ibans_are_split_on_commas() -> None:
+    supplier = t.Supplier(name="S", ibans=f"{IBANS[1]},{IBANS[0]}")
+    assert not invoice_suspicious(t.Invoice(document_id=1, status="pending", ibans=None), None)
+    assert not invoice_suspicious(t.Invoice(document_id=1, status="pending",
+                                            ibans=",".join(IBANS)), supplier)
+    assert invoice_suspicious(t.Invoice(document_id=1, status="pending", ibans=IBANS[0]),
+                              t.Supplier(name="S", ibans=IBANS[1]))
+    assert not invoice_suspicious(t.Invoice(document_id=1, status="pending", ibans=""),
+                                  t.Supplier(name="S", ibans=""))
+
+
+def _invoice(seller: dict[str, Any], ibans: str | None = None) -> t.Invoice:
+    return t.Invoice(document_id=1, status="invalid", ibans=ibans,
+                     model_json=Invoice.model_validate({"seller": seller}).model_dump_json())
+
+
+def test_recipient_of_a_normal_invoice_in_order() -> None:
+    mail = t.Submission(sha256="a", size=1, channel="mail", sender="L <l@x.de>")
+    upload_ = t.Submission(sha256="a", size=1, channel="upload", sender="L <l@x.de>")
+    both = {"contact": {"email": "c@x.de"}, "electronic_address": {"value": "e@x.de",
+                                                                   "scheme": "EM"}}
+    assert recipient(mail, _invoice(both), None, FINANCE) == "l@x.de"
+    assert recipient(t.Submission(sha256="a", size=1, channel="mail", sender="nobody"),
+                     _invoice(both), None, FINANCE) == "c@x.de"
+    assert recipient(upload_, _invoice(both), None, FINANCE) == "c@x.de"
+    assert recipient(upload_, _invoice({"contact": {"email": "x"}, **{
+        k: v for k, v in both.items() if k != "contact"}}), None, FINANCE) == "e@x.de"
+    assert recipient(upload_, _invoice({"electronic_address": {"value": "e@x.de",
+                                                               "scheme": "0088"}}),
+                     None, FINANCE) is None
+    assert recipient(upload_, t.Invoice(document_id=1, status="quarantined"), None,
+                     FINANCE) is None
+    assert recipient(mail, _invoice(both, IBANS[0]), None, f"Kasse <{FINANCE}>") == FINANCE
+    assert recipient(mail, _invoice(both, IBANS[0]), None, None) is None
+
+
+@pytest.mark.parametrize(("text", "bare"), [
+    ("Name <a@b.de>", "a@b.de"), ("a@b.de", "a@b.de"), (" a@b.de ", "a@b.de"),
+    ("a@", None), ("@b.de", None), ("@", None), ("", None), (None, None), ("ab.de", None)])
+def test_address(text: str | None, bare: str | None) -> None:
+    assert address(text) == bare

@@ -22,7 +22,9 @@ from pydantic import BaseModel
 from einvoice.formats.reader import read_document
 from einvoice.model import Identifier, Invoice, Line
 from einvoice.validation.findings import Finding, Flag
+from einvoice.validation.report import finding_json
 from einvoice.views import formatting, render
+from einvoice.views.casepage import CaseSection
 from einvoice.views.chromium import ChromiumMissing, RenderError, html_to_pdf, run_chromium
 from einvoice.views.labels import LABELS, code
 from einvoice.views.render import render_invoice_html
@@ -70,7 +72,7 @@ def _compact(text: str) -> str:
 @pytest.mark.parametrize("rel", _invoice_files())
 def test_every_corpus_invoice_renders_its_number_total_and_items(corpus: Path, rel: str) -> None:
     invoice = _read(corpus / rel)
-    text = _text(render_invoice_html(invoice, source=rel))
+    text = _text(render_invoice_html(invoice))
     assert invoice.number and invoice.number in text
     if invoice.totals.with_vat is not None:
         assert format_currency(invoice.totals.with_vat, invoice.currency or "EUR",
@@ -210,11 +212,14 @@ def test_skonto_terms_are_spelled_out_with_the_last_day() -> None:
 def test_case_data_is_shown_and_everything_is_escaped() -> None:
     invoice = Invoice.model_validate({"number": "<script>alert(1)</script>",
                                       "notes": [{"text": "a & b <b>"}]})
-    html = render_invoice_html(invoice, status="pending", verdict="reject", source="x.xml",
-                               findings=[Finding("BR-DE-15", Flag.FATAL, "Käuferreferenz <fehlt>")])
-    assert "<script>" not in html and "<b>" not in html
+    finding = finding_json(Finding("BR-DE-15", Flag.FATAL, "Käuferreferenz <fehlt>"))
+    html = render_invoice_html(invoice, CaseSection(
+        "Vorgang <i>1</i>", [("Status <i>", "wartet auf Freigabe (pending)"),
+                             ("Prüfergebnis", "abgelehnt (reject)")], [finding], ["<u>x</u>"]))
+    assert "<script>" not in html and "<b>" not in html and "<i>" not in html
+    assert "<u>" not in html
     text = _text(html)
-    assert "wartet auf Freigabe (pending)" in text and "abgelehnt (reject)" in text
+    assert "Status <i>wartet auf Freigabe (pending)" in text and "abgelehnt (reject)" in text
     doc = lxml.html.document_fromstring(html)
     assert [td.text_content() for td in _elements(doc, "//section[@class='case']//tbody//td")] \
         == ["Fehler", "BR-DE-15", "Käuferreferenz <fehlt>"]
@@ -223,7 +228,8 @@ def test_case_data_is_shown_and_everything_is_escaped() -> None:
 
 def test_page_is_sound_accessible_and_self_contained(corpus: Path) -> None:
     html = render_invoice_html(_read(corpus / XR_CIUS / "01.01_comprehensive_test_ubl.xml"),
-                               findings=[Finding("BR-X", Flag.WARNING, "m")])
+                               CaseSection("Vorgang 1", [("Datei", "r.xml")],
+                                           [finding_json(Finding("BR-X", Flag.WARNING, "m"))]))
     parser = lxml.html.HTMLParser()
     doc = lxml.html.document_fromstring(html, parser=parser)
     assert not list(parser.error_log)

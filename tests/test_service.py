@@ -230,11 +230,13 @@ def test_status_json_shape(settings: Settings, ctx: Context, tmp_path: Path,
     result = CliRunner().invoke(app, ["status", "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert set(data) == {"jobs", "queues", "last_export", "notices_unsent", "errors"}
+    assert set(data) == {"jobs", "queues", "unassigned", "last_export", "notices_unsent",
+                         "errors"}
     assert set(data["jobs"]) >= {"intake", "notify", "export"}
     notify = data["jobs"]["notify"]
     assert notify["ok"] is True and notify["finished_at"] and notify["last_ok_at"]
     assert data["jobs"]["export"] is None
     assert data["queues"] == {} and data["last_export"] is None and data["errors"] == []
+    assert data["unassigned"] == 0
     text = CliRunner().invoke(app, ["status"], catch_exceptions=False)
     assert text.exit_code == 0 and "notify" in text.stdout

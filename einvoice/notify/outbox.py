@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
-from email.utils import formatdate, parseaddr
+from email.utils import formatdate
 from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,11 +32,11 @@ from einvoice.config import Smtp
 from einvoice.context import Context
 from einvoice.errors import NotFound
 from einvoice.lifecycle import Status
-from einvoice.model import Invoice as InvoiceModel
 from einvoice.notify import text as notify_text
+from einvoice.notify.recipient import address, invoice_suspicious, recipient
 from einvoice.store import tables as t
 from einvoice.store.types import utcnow
-from einvoice.views.queries import invoice_rows
+from einvoice.views.queries import flags, invoice_rows, supplier_for
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,8 @@ class SendReport:
 
 def queue_for_ingest(ctx: Context, submission_id: int) -> list[int]:
     """Record the notices an ingested submission calls for: a receipt to the sender of a
-    mailed submission (``smtp.send_receipts``) and a notice for each invalid invoice in it.
+    mailed submission (``smtp.send_receipts``) and a notice for each invalid invoice in it
+    (see ``recipient`` for where that goes).
     Returns the ids of the notices this call added; each is committed on its own, so a notice
     another process recorded first is skipped, not an error."""
     with Session(ctx.engine) as s:
@@ -84,9 +85,11 @@ def queue_for_ingest(ctx: Context, submission_id: int) -> list[int]:
         findings = list(s.exec(select(t.Finding)
                                .where(col(t.Finding.invoice_id).in_(invalid_ids))
                                .order_by(col(t.Finding.id))).all())
+        suppliers = {inv.id: supplier_for(s, inv.seller_vat_id, inv.seller_name)
+                     for _, inv in cases if inv.id in invalid_ids}
     wanted: list[tuple[str, str, str | None, Callable[[], notify_text.Text], int | None]] = []
     smtp = ctx.settings.smtp
-    sender = _address(sub.sender)
+    sender = address(sub.sender)
     if (cases and sender and sub.channel in RECEIPT_CHANNELS and smtp is not None
             and smtp.send_receipts):
         wanted.append((f"receipt:submission:{submission_id}", RECEIPT, sender,
@@ -95,9 +98,11 @@ def queue_for_ingest(ctx: Context, submission_id: int) -> list[int]:
         if inv.status != Status.INVALID or inv.id is None:
             continue
         own = [f for f in findings if f.invoice_id == inv.id]
-        wanted.append((f"invalid:invoice:{inv.id}", INVALID, _recipient(sub, inv),
-                       partial(notify_text.invalid, sub, inv, own, zone=ctx.settings.zone),
-                       inv.id))
+        supplier = suppliers[inv.id]
+        wanted.append((f"invalid:invoice:{inv.id}", INVALID,
+                       recipient(sub, inv, supplier, ctx.settings.finance_office_email),
+                       partial(notify_text.invalid, sub, inv, own, zone=ctx.settings.zone,
+                               redirected=_redirected(inv, supplier)), inv.id))
     added: list[int] = []
     for key, kind, to, make, invoice_id in wanted:
         try:
@@ -111,36 +116,24 @@ def queue_for_ingest(ctx: Context, submission_id: int) -> list[int]:
     return added
 
 
-def queue_rejection(conn: Connection, invoice_id: int, reason: str, zone: ZoneInfo
-                    ) -> int | None:
+def queue_rejection(conn: Connection, invoice_id: int, reason: str, zone: ZoneInfo,
+                    finance_office: str | None = None) -> int | None:
     """Record the notice that a person rejected the invoice, with the reason, in the caller's
     transaction (the rejection's own, so the two are written together or not at all). Returns
-    its id, or None when it was recorded before or there is no address to send it to."""
+    its id, or None when it was recorded before or there is no address to send it to.
+    ``finance_office`` is the setting ``finance_office_email`` (see ``recipient``)."""
     with Session(bind=conn) as s:
         inv, _doc, sub = invoice_rows(s, invoice_id)
-        return _record(s, f"rejected:invoice:{invoice_id}", REJECTED, _recipient(sub, inv),
-                       partial(notify_text.rejected, sub, inv, reason, zone=zone), sub, invoice_id)
+        supplier = supplier_for(s, inv.seller_vat_id, inv.seller_name)
+        return _record(s, f"rejected:invoice:{invoice_id}", REJECTED,
+                       recipient(sub, inv, supplier, finance_office),
+                       partial(notify_text.rejected, sub, inv, reason, zone=zone,
+                               redirected=_redirected(inv, supplier)), sub, invoice_id)
 
 
-def _recipient(sub: t.Submission, inv: t.Invoice) -> str | None:
-    """The sender of a mail; otherwise the seller's e-mail (BT-43, or BT-34 with scheme EM)."""
-    if sub.channel == "mail" and _address(sub.sender):
-        return _address(sub.sender)
-    if not inv.model_json:
-        return None
-    seller = InvoiceModel.model_validate_json(inv.model_json).seller
-    electronic = seller.electronic_address
-    for candidate in (seller.contact.email if seller.contact else None,
-                      electronic.value if electronic and electronic.scheme == "EM" else None):
-        if _address(candidate):
-            return _address(candidate)
-    return None
-
-
-def _address(text: str | None) -> str | None:
-    """The bare address in ``Name <addr>`` or ``addr``; None when it is not one."""
-    addr = parseaddr(text or "")[1].strip()
-    return addr if "@" in addr.strip("@") else None
+def _redirected(inv: t.Invoice, supplier: t.Supplier | None) -> list[str]:
+    """The supplier warnings that send a notice to the finance office (none: to the supplier)."""
+    return flags(inv, supplier) if invoice_suspicious(inv, supplier) else []
 
 
 def _record(s: Session, key: str, kind: str, to: str | None,
@@ -271,7 +264,7 @@ def _message(notice: t.Notice, in_reply_to: str | None, sender: str) -> EmailMes
     msg["Subject"] = notice.subject
     msg["Date"] = formatdate(localtime=True)
     digest = hashlib.sha256(f"{notice.event_key} {notice.created_at.isoformat()}".encode())
-    domain = (_address(sender) or "localhost").rpartition("@")[2]
+    domain = (address(sender) or "localhost").rpartition("@")[2]
     msg["Message-ID"] = f"<notice.{digest.hexdigest()[:32]}@{domain}>"
     if in_reply_to:
         msg["In-Reply-To"] = in_reply_to

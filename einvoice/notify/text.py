@@ -4,6 +4,7 @@ templates ``templates/notice_*.txt``. Times are shown in ``zone``, the ``timezon
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -58,21 +59,25 @@ def receipt(sub: t.Submission, cases: list[tuple[t.Document, t.Invoice]], *,
 
 
 def invalid(sub: t.Submission, inv: t.Invoice, findings: list[t.Finding], *,
-            zone: ZoneInfo = DEFAULT_ZONE) -> Text:
-    """Names the rules an invoice breaks (the findings of level error)."""
+            zone: ZoneInfo = DEFAULT_ZONE, redirected: Sequence[str] = ()) -> Text:
+    """Names the rules an invoice breaks (the findings of level error). ``redirected``: the
+    supplier warnings for which the notice goes to the finance office, said at its top."""
     rules = [Rule(f.rule_id, f.term, LABELS.get(f.term or ""), _official(f))
              for f in findings if f.level == Level.ERROR]
     if not rules:  # rejected without a rule (no scenario matched, schema not found, ...)
         rules = [Rule("-", None, None, inv.error or "Die Rechnung entspricht keinem "
                       "unterstützten Format. / The invoice matches no supported format.")]
-    body = _env.get_template("notice_invalid.txt").render(rules=rules, **_about(sub, inv, zone))
+    body = _env.get_template("notice_invalid.txt").render(rules=rules, redirected=redirected,
+                                                         **_about(sub, inv, zone))
     return Text(f"Rechnung abgewiesen / Invoice rejected: {_number(inv)}", body)
 
 
 def rejected(sub: t.Submission, inv: t.Invoice, reason: str, *,
-             zone: ZoneInfo = DEFAULT_ZONE) -> Text:
-    """Tells the supplier that a person rejected the invoice, and why."""
+             zone: ZoneInfo = DEFAULT_ZONE, redirected: Sequence[str] = ()) -> Text:
+    """Tells the supplier that a person rejected the invoice, and why (``redirected`` as in
+    ``invalid``)."""
     body = _env.get_template("notice_rejected.txt").render(reason=reason.strip(),
+                                                          redirected=redirected,
                                                           **_about(sub, inv, zone))
     return Text(f"Rechnung abgelehnt / Invoice rejected: {_number(inv)}", body)
 

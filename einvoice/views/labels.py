@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from babel import Locale
 from babel.numbers import get_currency_name
 
+from einvoice.formats.detect import Kind
 from einvoice.lifecycle import Status
 from einvoice.views.formatting import GERMAN
 
@@ -137,6 +138,14 @@ for _t in ("BT-95", "BT-102", "BT-118", "BT-151"):
 for _t in ("BT-130", "BT-150"):
     CODES[_t] = CODES["UNIT"]
 LEVEL_DE = {"error": "Fehler", "warning": "Warnung", "information": "Hinweis"}
+KIND_DE: dict[str, str] = {  # keyed by formats.detect.Kind
+    Kind.UBL_INVOICE: "UBL-Rechnung", Kind.UBL_CREDITNOTE: "UBL-Gutschrift",
+    Kind.CII: "CII-Rechnung (UN/CEFACT)", Kind.ZUGFERD1: "ZUGFeRD 1.0",
+    Kind.FACTURX_PDF: "PDF mit Rechnungs-XML (ZUGFeRD / Factur-X)",
+    Kind.PDF_WITHOUT_XML: "PDF ohne Rechnungs-XML", Kind.ZIP: "ZIP-Archiv",
+    Kind.NOT_AN_INVOICE: "keine erkennbare Rechnung"}
+CHANNEL_DE = {"mail": "E-Mail", "upload": "Upload-Portal", "folder": "Ablageordner",
+              "cli": "Kommandozeile (einvoice ingest)"}  # further drop folders: their own name
 
 _COUNTRY = {"BT-40", "BT-55", "BT-69", "BT-80", "BT-159"}
 _NAME_FIRST = _COUNTRY | {"BT-130", "BT-150"}

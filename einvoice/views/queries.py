@@ -84,7 +84,8 @@ def list_invoices(ctx: Context, flt: ListFilter) -> list[tuple[t.Invoice, t.Docu
 
 @dataclass
 class Case:
-    """Everything about one invoice case, for ``show`` and later the HTML view."""
+    """Everything about one invoice case, for ``show`` and ``view``; ``original`` is the
+    invoice a duplicate repeats."""
 
     invoice: t.Invoice
     document: t.Document
@@ -93,6 +94,7 @@ class Case:
     findings: list[Finding]
     flags: list[str]
     events: list[t.AuditEvent]
+    original: t.Invoice | None = None
 
 
 def invoice_rows(s: Session, invoice_id: int) -> tuple[t.Invoice, t.Document, t.Submission]:
@@ -114,9 +116,10 @@ def get_case(ctx: Context, invoice_id: int) -> Case:
             select(t.Finding).where(t.Finding.invoice_id == invoice_id)
             .order_by(col(t.Finding.id))).all()]
         supplier = supplier_for(s, inv.seller_vat_id, inv.seller_name)
+        original = s.get(t.Invoice, inv.duplicate_of) if inv.duplicate_of else None
     model = InvoiceModel.model_validate_json(inv.model_json) if inv.model_json else None
     flagged = flags(inv, supplier) if model else []
-    return Case(inv, doc, sub, model, findings, flagged, history(ctx, invoice_id))
+    return Case(inv, doc, sub, model, findings, flagged, history(ctx, invoice_id), original)
 
 
 def _finding(row: t.Finding) -> Finding:
@@ -128,6 +131,9 @@ def _finding(row: t.Finding) -> Finding:
 
 
 INBOX_STATUSES = (Status.PENDING, Status.ON_HOLD)
+# the office of an invoice whose Leitweg-ID matches no route, as people see and ask for it; the
+# stored office stays NULL (no office was found), an invoice reassigned to this name joins them
+UNASSIGNED = "unassigned"
 
 
 @dataclass
@@ -141,15 +147,22 @@ class InboxRow:
         """The first date that matters: the Skonto deadline, else the due date."""
         return self.invoice.skonto_until or self.invoice.pay_by
 
+    @property
+    def office(self) -> str:
+        return self.invoice.office or UNASSIGNED
+
 
 def inbox(ctx: Context, office: str | None, limit: int | None = 50) -> list[InboxRow]:
-    """Invoices awaiting a decision, the most urgent (Skonto, then due date) first."""
+    """Invoices awaiting a decision, the most urgent (Skonto, then due date) first; of one
+    office (``UNASSIGNED``: of none) or, with ``office`` None, of all."""
     act_by = func.coalesce(col(t.Invoice.skonto_until), col(t.Invoice.pay_by))
     q = (select(t.Invoice, t.Document)
          .join(t.Document, col(t.Document.id) == col(t.Invoice.document_id))
          .where(col(t.Invoice.status).in_(INBOX_STATUSES))
          .order_by(act_by.is_(None), act_by, col(t.Invoice.id)))
-    if office:
+    if office == UNASSIGNED:
+        q = q.where(or_(col(t.Invoice.office).is_(None), col(t.Invoice.office) == office))
+    elif office:
         q = q.where(col(t.Invoice.office) == office)
     if limit:
         q = q.limit(limit)

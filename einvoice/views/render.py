@@ -8,7 +8,6 @@ read can go missing from the view.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -16,10 +15,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel
 
 from einvoice.model import AllowanceCharge, Invoice, Line
-from einvoice.validation.findings import Finding
-from einvoice.validation.report import VERDICT_DE, finding_json
+from einvoice.views.casepage import CaseSection
 from einvoice.views.formatting import day, money, number, size
-from einvoice.views.labels import DOCUMENT_TYPES, LEVEL_DE, status_words
+from einvoice.views.labels import DOCUMENT_TYPES, LEVEL_DE
 from einvoice.views.terms import Entry, TermView
 
 _env = Environment(loader=PackageLoader("einvoice", "templates"),
@@ -156,13 +154,8 @@ def _page(inv: Invoice) -> dict[str, Any]:
     }
 
 
-def render_invoice_html(model: Invoice, *, status: str | None = None,
-                        verdict: str | None = None, findings: Sequence[Finding] = (),
-                        source: str | None = None) -> str:
-    """The invoice as a self-contained German HTML page, with optional case data: the source
-    file name, workflow status, validation verdict and findings."""
-    case = {"source": source,
-            "status": f"{status_words(status).de} ({status})" if status else None,
-            "verdict": f"{VERDICT_DE.get(verdict, verdict)} ({verdict})" if verdict else None,
-            "findings": [finding_json(f) for f in findings], "level_de": LEVEL_DE}
-    return _env.get_template("invoice.html").render(p=_page(model), case=case)
+def render_invoice_html(model: Invoice | None, case: CaseSection | None = None) -> str:
+    """The invoice as a self-contained German HTML page, below its case data when given (see
+    ``casepage.case_section``); a document that could not be read has the case data alone."""
+    return _env.get_template("invoice.html").render(p=_page(model) if model else None,
+                                                    case=case, level_de=LEVEL_DE)

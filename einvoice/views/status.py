@@ -1,6 +1,7 @@
 """What ``einvoice status`` shows: is the service alive and is work piling up?
 
-Last run of each scheduled job, queue sizes by invoice status, the last export batch, unsent
+Last run of each scheduled job, queue sizes by invoice status, invoices awaiting a decision that
+no office's inbox shows (their Leitweg-ID matches no route), the last export batch, unsent
 notices and the most recent errors (failed job runs, notices that could not be sent).
 """
 
@@ -12,11 +13,12 @@ from typing import Any
 from rich.console import RenderableType
 from rich.table import Table
 from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from einvoice.context import Context
 from einvoice.store.tables import ExportBatch, Invoice, JobRun, Notice
 from einvoice.views.formatting import plain
+from einvoice.views.queries import INBOX_STATUSES, UNASSIGNED
 
 JOBS = ("intake", "notify", "export")
 
@@ -47,6 +49,9 @@ def service_status(ctx: Context, errors: int = 10) -> dict[str, Any]:
                 run["last_ok_at"] = _iso(last_ok.get(job))
         queues = dict(s.exec(select(Invoice.status, func.count())
                              .group_by(col(Invoice.status))).all())
+        unassigned = s.exec(select(func.count()).select_from(Invoice).where(
+            col(Invoice.status).in_(INBOX_STATUSES),
+            or_(col(Invoice.office).is_(None), col(Invoice.office) == UNASSIGNED))).one()
         batch = s.exec(select(ExportBatch).order_by(col(ExportBatch.id).desc()).limit(1)).first()
         failed = s.exec(select(JobRun).where(col(JobRun.ok).is_(False))
                         .order_by(col(JobRun.id).desc()).limit(errors)).all()
@@ -64,6 +69,7 @@ def service_status(ctx: Context, errors: int = 10) -> dict[str, Any]:
     return {
         "jobs": jobs,
         "queues": {k: int(v) for k, v in sorted(queues.items())},
+        "unassigned": int(unassigned),
         "last_export": None if batch is None else {
             "id": batch.id, "created_at": _iso(batch.created_at), "folder": batch.folder,
             "invoice_count": batch.invoice_count,
@@ -78,7 +84,7 @@ def _when(value: str | None) -> str:
 
 
 def status_view(data: dict[str, Any]) -> list[RenderableType]:
-    """The terminal view of ``service_status``: jobs, queues, last export, errors."""
+    """The terminal view of ``service_status``: jobs, queues, unassigned, last export, errors."""
     jobs = Table("job", "last run (UTC)", "ok", "detail", title="jobs")
     for job, r in data["jobs"].items():
         if r is None:
@@ -90,7 +96,10 @@ def status_view(data: dict[str, Any]) -> list[RenderableType]:
     for name, n in data["queues"].items():
         queues.add_row(name, str(n))
     b: dict[str, Any] | None = data["last_export"]
-    out: list[RenderableType] = [jobs, queues, "last export: " + (
+    unassigned = f"awaiting a decision in no office's inbox: {data['unassigned']}"
+    if data["unassigned"]:
+        unassigned = f"[yellow]{unassigned} (einvoice inbox --office {UNASSIGNED})[/yellow]"
+    out: list[RenderableType] = [jobs, queues, unassigned, "last export: " + (
         "none" if b is None else f"batch {b['id']} at {_when(b['created_at'])}, "
         f"{b['invoice_count']} invoices, {b['gross_total']} gross, {b['folder']}"),
         f"notices not yet sent: {data['notices_unsent']}"]

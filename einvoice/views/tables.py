@@ -3,6 +3,7 @@ finance staff expect (1.234,56 €, 24.12.2026, local time)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 from rich.console import Group, RenderableType
@@ -12,6 +13,7 @@ from rich.table import Table
 from einvoice.lifecycle import Status
 from einvoice.model import Address, Contact, Invoice
 from einvoice.store import tables as t
+from einvoice.views.casepage import case_section
 from einvoice.views.formatting import day, local_time, money, number, size
 from einvoice.views.labels import status_words
 from einvoice.views.queries import Case, InboxRow
@@ -44,7 +46,7 @@ def _contact(contact: Contact | None) -> str | None:
     return ", ".join(p for p in (contact.name, contact.phone, contact.email) if p)
 
 
-def _kv(title: str, pairs: list[tuple[str, str | None]]) -> Table:
+def _kv(title: str, pairs: Sequence[tuple[str, str | None]]) -> Table:
     table = Table(title=title, show_header=False, box=None, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
@@ -149,9 +151,8 @@ def case_view(case: Case, zone: ZoneInfo) -> RenderableType:
     """Everything a clerk needs to judge an invoice, on one screen; times in ``zone``."""
     m = case.model
     if m is None:
-        return Panel(f"Dokument {case.document.filename or ''} ({case.document.kind}) "
-                     f"ist in Quarantäne:\n{case.invoice.error}",
-                     title=f"Fall {case.invoice.id}: {status_words(case.invoice.status).de}")
+        section = case_section(case, zone)
+        return Panel(Group(section.unreadable or "", _kv("", section.facts)), title=section.title)
     parts: list[RenderableType] = [_header(case, m, zone), _parties(m), _payment(m), _totals(m),
                                    _lines(m)]
     if m.supporting_documents:
