@@ -14,13 +14,15 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from einvoice.errors import ConfigError
 
 MB = 1024 * 1024
 DEFAULT_TIMEZONE = "Europe/Berlin"
+# the municipal approval steps an office may require, by their names in `approval_steps`
+ApprovalStep = Literal["sachlich", "rechnerisch", "anordnung"]
 
 
 class Mailbox(BaseModel):
@@ -94,11 +96,19 @@ class Settings(BaseSettings):
     rule_releases: list[Path] = Field(
         default_factory=list, description="folders or ZIPs of newer official rule releases "
         "(release.toml names the packs they replace)")
-    four_eyes_threshold: Decimal = Field(Decimal("5000"), description="gross amount above "
-                                         "which two different people must approve")
+    four_eyes_threshold: Decimal = Field(Decimal("5000"), description="gross amount in EUR "
+                                         "above which two different people must approve")
+    eur_rates: dict[str, Decimal] = Field(
+        default_factory=dict, description="currency -> EUR per unit (USD = \"0.92\"); an invoice "
+        "in a currency without a rate always needs two approvers")
+    approval_steps: dict[str, list[ApprovalStep]] = Field(
+        default_factory=dict, description="office -> the municipal steps its invoices pass "
+        "instead of the plain approval, in order")
+    identity: Literal["os", "database"] = Field(
+        "os", description="who acts: the OS account running the command, or (PostgreSQL) the "
+        "database login")
     payment_days: int = Field(30, description="payment target when an invoice names no due date")
     office: str | None = Field(None, description="the office whose inbox `einvoice inbox` shows")
-    user: str | None = Field(None, description="acting person; default: the OS user")
     mailboxes: list[Mailbox] = Field(default_factory=list, description="IMAP mailboxes to poll")
     smtp: Smtp | None = Field(None, description="notices to suppliers; none: not sent")
     finance_office_email: str | None = Field(
@@ -151,6 +161,34 @@ class Settings(BaseSettings):
                              f"{DEFAULT_TIMEZONE!r})") from exc
         return name
 
+    @field_validator("eur_rates")
+    @classmethod
+    def _rates(cls, rates: dict[str, Decimal]) -> dict[str, Decimal]:
+        for code, rate in rates.items():
+            if len(code) != 3 or not code.isalpha() or not code.isupper() or code == "EUR":
+                raise ValueError(f"eur_rates: {code!r} is not a currency code other than EUR")
+            if not rate > 0:
+                raise ValueError(f"eur_rates: the rate of {code} must be above 0, not {rate}")
+        return rates
+
+    @field_validator("approval_steps")
+    @classmethod
+    def _steps(cls, offices: dict[str, list[str]]) -> dict[str, list[str]]:
+        # without both, one person could approve any amount alone
+        for office, steps in offices.items():
+            if len(set(steps)) != len(steps) or "sachlich" not in steps or steps[-1:] != [
+                    "anordnung"]:
+                raise ValueError(f"approval_steps of {office!r}: each step once, sachlich among "
+                                 "them and anordnung last")
+        return offices
+
+    @model_validator(mode="after")
+    def _database_identity(self) -> Settings:
+        if self.identity == "database" and not self.db_url.startswith("postgresql"):
+            raise ValueError('identity = "database" needs PostgreSQL (database_url): SQLite '
+                             "has no logins")
+        return self
+
     @property
     def zone(self) -> ZoneInfo:
         """The local time zone, for showing stored UTC times and for local calendar days."""
@@ -187,6 +225,9 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"settings file {path} is not valid TOML: {exc}") from exc
     values.update(overrides)
+    if "user" in values:  # earlier versions took the acting person from here
+        raise ConfigError("the setting `user` is gone: the acting person is the account that "
+                          "runs the command (see `identity`)")
     try:
         return Settings(**values)
     except ValueError as exc:

@@ -1,10 +1,13 @@
 """The approval rules through the workflow, on SQLite and PostgreSQL: every allowed (action,
 status) pair succeeds and every other status is refused without changing anything (table
-written out in ``tests.test_lifecycle``), four-eyes at and one cent above the threshold, two
-people acting at once, the supplier master and the suppliers' upload tokens.
+written out in ``tests.test_lifecycle``); who may act (unknown, disabled, viewer, offices,
+limits, admins acting on behalf of a colleague) refused with nothing changed; four-eyes at and
+one cent above the threshold, in EUR and converted; the municipal steps in order; two people
+acting at once; the supplier master and the suppliers' upload tokens.
 
 Invoices are written as rows (with their ingest audit event) rather than ingested from the
-corpus: these rules do not depend on the document, and mutation testing runs them often."""
+corpus: these rules do not depend on the document, and mutation testing runs them often. The
+staff register of ``ctx`` holds alice, bob and carol as approvers (``tests.conftest``)."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -24,11 +27,13 @@ from sqlmodel import Session, col, func, select
 from einvoice import lifecycle
 from einvoice.approval import tokens, workflow
 from einvoice.approval.suppliers import SupplierData, SupplierError, save_supplier, suppliers
-from einvoice.approval.workflow import Change, WorkflowError
+from einvoice.approval.workflow import Change, OnBehalf, WorkflowError
 from einvoice.context import Context
 from einvoice.errors import NotFound
+from einvoice.lifecycle import NotPermitted, Signature
 from einvoice.store import chain, retry
 from einvoice.store import tables as t
+from tests.conftest import register
 from tests.test_lifecycle import STATUSES, TABLE
 
 THRESHOLD = Decimal("5000")
@@ -37,8 +42,15 @@ SENDER = "Muster GmbH <rechnung@muster.example>"
 
 @pytest.fixture
 def staff(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> Context:
-    """A context with the four-eyes threshold at 5000; retries do not sleep."""
+    """A context with the four-eyes threshold at 5000, the admin ``boss``, the viewer ``vera``,
+    the disabled ``dora``, ``tina`` of the Tiefbauamt and ``lim`` with a limit of 100 EUR;
+    retries do not sleep."""
     ctx.settings.four_eyes_threshold = THRESHOLD
+    register(ctx, "boss", role="admin")
+    register(ctx, "vera", role="viewer")
+    register(ctx, "dora", active=False)
+    register(ctx, "tina", offices='["Tiefbauamt"]')
+    register(ctx, "lim", amount_limit=Decimal("100"))
     monkeypatch.setattr(retry, "pause", lambda attempt: None)
     return ctx
 
@@ -49,6 +61,7 @@ def make_invoice(ctx: Context, status: str = "pending", gross: Decimal | None = 
     """An invoice row as the pipeline leaves it: submission (by mail, or uploaded with a token
     of ``supplier_id``), document, two lines and the ingest audit event."""
     digest = hashlib.sha256(uuid.uuid4().bytes).hexdigest()
+    columns.setdefault("currency", "EUR")
     with Session(ctx.engine) as s:
         sub = t.Submission(sha256=digest, size=100, channel="mail", sender=SENDER,
                            supplier_id=supplier_id)
@@ -61,8 +74,7 @@ def make_invoice(ctx: Context, status: str = "pending", gross: Decimal | None = 
         s.flush()
         assert doc.id is not None
         inv = t.Invoice(document_id=doc.id, status=status, number=f"R-{digest[:8]}",
-                        gross_total=gross, currency="EUR", office=office,
-                        seller_name="Muster GmbH", **columns)
+                        gross_total=gross, office=office, seller_name="Muster GmbH", **columns)
         s.add(inv)
         s.flush()
         assert inv.id is not None
@@ -87,8 +99,13 @@ class State:
     note: str | None
     line_accounts: tuple[str | None, ...]
     events: int
-    approvals: tuple[str, ...]
+    approvals: tuple[tuple[str, str, int | None], ...]  # (step, signer, on behalf of: staff id)
     notices: int
+
+
+def staff_id(ctx: Context, login: str) -> int:
+    with Session(ctx.engine) as s:
+        return s.exec(select(t.Staff.id).where(t.Staff.login == login)).one() or 0
 
 
 def state(ctx: Context, invoice_id: int) -> State:
@@ -98,12 +115,14 @@ def state(ctx: Context, invoice_id: int) -> State:
         lines = s.exec(select(t.InvoiceLine.account)
                        .where(t.InvoiceLine.invoice_id == invoice_id)
                        .order_by(col(t.InvoiceLine.position))).all()
-        approvals = s.exec(select(t.Approval.actor).where(t.Approval.invoice_id == invoice_id)
+        approvals = s.exec(select(t.Approval.step, t.Staff.login, t.Approval.on_behalf_of_id)
+                           .join(t.Staff, col(t.Staff.id) == t.Approval.staff_id)
+                           .where(t.Approval.invoice_id == invoice_id)
                            .order_by(col(t.Approval.id))).all()
         return State(inv.status, inv.version, inv.updated_at, inv.office, inv.account,
                      inv.cost_centre, inv.note, tuple(lines),
                      s.exec(select(func.count()).select_from(t.AuditEvent)).one(),
-                     tuple(approvals),
+                     tuple(tuple(a) for a in approvals),
                      s.exec(select(func.count()).select_from(t.Notice)).one())
 
 
@@ -114,17 +133,26 @@ def last_event(ctx: Context) -> tuple[Any, ...]:
         return (ev.invoice_id, ev.actor, ev.action, ev.reason, ev.before, ev.after, ev.detail)
 
 
+def last_detail(ctx: Context) -> dict[str, Any]:
+    detail = last_event(ctx)[-1]
+    return json.loads(detail) if detail else {}
+
+
 REASON = "Leistung nicht erbracht"
 NOTE = "Lieferschein fehlt"
 
-# what each staff action is called with, and what it writes
-ACT: dict[str, Callable[[Context, int], Change]] = {
-    "approve": lambda ctx, i: workflow.approve(ctx, i, "alice"),
-    "reject": lambda ctx, i: workflow.reject(ctx, i, "alice", REASON),
-    "hold": lambda ctx, i: workflow.hold(ctx, i, "alice", NOTE),
-    "release": lambda ctx, i: workflow.release(ctx, i, "alice"),
-    "reassign": lambda ctx, i: workflow.reassign(ctx, i, "alice", "Tiefbauamt", "falsche Stelle"),
-    "assign": lambda ctx, i: workflow.assign(ctx, i, "alice", "4711", "KST-10"),
+Act = Callable[..., Change]
+# what each staff action is called with (as ``who``), and what it writes
+ACT: dict[str, Act] = {
+    "approve": lambda ctx, i, who="alice", **kw: workflow.approve(ctx, i, who, **kw),
+    "reject": lambda ctx, i, who="alice", **kw: workflow.reject(ctx, i, who, REASON, **kw),
+    "hold": lambda ctx, i, who="alice", **kw: workflow.hold(ctx, i, who, NOTE, **kw),
+    "release": lambda ctx, i, who="alice", **kw: workflow.release(ctx, i, who, **kw),
+    "reassign": lambda ctx, i, who="alice", **kw: workflow.reassign(
+        ctx, i, who, "Tiefbauamt", "falsche Stelle", **kw),
+    "assign": lambda ctx, i, who="alice", **kw: workflow.assign(ctx, i, who, "4711", "KST-10",
+                                                                **kw),
+    "close": lambda ctx, i, who="alice", **kw: workflow.close(ctx, i, who, REASON, **kw),
 }
 MESSAGE = {
     "approve": "invoice {i} approved",
@@ -133,27 +161,43 @@ MESSAGE = {
     "release": "invoice {i} pending again",
     "reassign": "invoice {i} now with Tiefbauamt",
     "assign": "invoice {i}: assigned {{'account': '4711', 'cost_centre': 'KST-10'}}",
+    "close": "invoice {i} closed",
 }
-# (reason, detail) of the audit event
+# (reason, detail) of the audit event; an approval's detail is what was approved
 AUDIT = {
-    "approve": (None, None),
+    "approve": (None, "approved content"),
     "reject": (REASON, None),
     "hold": (NOTE, None),
     "release": (None, None),
     "reassign": ("falsche Stelle", '{"office": ["Kämmerei", "Tiefbauamt"]}'),
     "assign": (None, '{"account": "4711", "cost_centre": "KST-10", "line": null}'),
+    "close": (REASON, None),
 }
 # the columns the action sets: (office, account, cost_centre, note)
 COLUMNS = {
     "reject": {"note": REASON},
+    "close": {"note": REASON},
     "hold": {"note": NOTE},
     "reassign": {"office": "Tiefbauamt"},
     "assign": {"account": "4711", "cost_centre": "KST-10"},
 }
+# a status each action may start from
+FROM = {action: sorted(sources)[0] for action, (sources, _, _) in TABLE.items()}
 
 
 def test_every_staff_action_is_in_the_table() -> None:
-    assert set(ACT) == {a for a, (_, _, role) in TABLE.items() if role == "staff"}
+    assert set(ACT) == {a for a, (_, _, role) in TABLE.items() if role != "system"}
+
+
+def expected_event(ctx: Context, i: int, action: str, before: str, after: str,
+                   who: str = "alice") -> None:
+    reason, detail = AUDIT[action]
+    got = last_event(ctx)
+    assert got[:-1] == (i, who, action, reason, before, after)
+    if action == "approve":
+        assert isinstance(last_detail(ctx), dict) and "step" not in last_detail(ctx)
+    else:
+        assert got[-1] == detail
 
 
 @pytest.mark.parametrize("action", sorted(ACT))
@@ -175,12 +219,11 @@ def test_every_status_through_the_workflow(staff: Context, action: str) -> None:
         now = state(staff, i)
         expected = {"status": after, "version": before.version + 1,
                     "updated_at": now.updated_at, "events": before.events + 1,
-                    "approvals": ("alice",) if action == "approve" else (),
+                    "approvals": (("approve", "alice", None),) if action == "approve" else (),
                     "notices": before.notices + (action == "reject"), **COLUMNS.get(action, {})}
         assert now == State(**{**before.__dict__, **expected}), (action, status)
         assert now.updated_at > before.updated_at
-        reason, detail = AUDIT[action]
-        assert last_event(staff) == (i, "alice", action, reason, status, after, detail)
+        expected_event(staff, i, action, status, after)
 
 
 def test_a_rejection_queues_the_notice_with_the_reason(staff: Context) -> None:
@@ -212,13 +255,105 @@ def test_unknown_invoice(staff: Context) -> None:
         workflow.approve(staff, 999999, "alice")
 
 
+# ------------------------------------------------------------------ who may act
+
+def refused_for(ctx: Context, action: str, i: int, **kw: Any) -> str:
+    """The refusal of ``action`` on invoice ``i``, which must change nothing."""
+    before = state(ctx, i)
+    with pytest.raises(NotPermitted) as refused:
+        ACT[action](ctx, i, **kw)
+    assert state(ctx, i) == before
+    return str(refused.value)
+
+
+DOING = {"approve": "approving", "reject": "rejecting", "hold": "holding",
+         "release": "releasing", "reassign": "reassigning", "assign": "assigning",
+         "close": "closing"}
+
+
+@pytest.mark.parametrize("action", sorted(ACT))
+def test_unknown_disabled_and_viewer_accounts_change_nothing(staff: Context,
+                                                             action: str) -> None:
+    i = make_invoice(staff, FROM[action])
+    doing = DOING[action]
+    assert refused_for(staff, action, i, who="mallory") == (
+        f"mallory is not on the staff register: {doing} needs the role approver")
+    assert refused_for(staff, action, i, who="ALICE") == (
+        f"ALICE is not on the staff register: {doing} needs the role approver")
+    assert refused_for(staff, action, i, who="dora") == (
+        f"dora is disabled in the staff register: {doing} is refused")
+    assert refused_for(staff, action, i, who="vera") == (
+        f"vera has the role viewer: {doing} needs the role approver")
+    ACT[action](staff, i, who="boss")  # an admin may
+
+
+def test_the_account_is_checked_before_the_status(staff: Context) -> None:
+    i = make_invoice(staff, "approved")
+    assert refused_for(staff, "approve", i, who="vera").startswith("vera has the role viewer")
+
+
+def test_an_office_restricts_whose_invoices_a_person_acts_on(staff: Context) -> None:
+    theirs = make_invoice(staff, office="Kämmerei")
+    unassigned = make_invoice(staff, office=None)
+    assert refused_for(staff, "hold", theirs, who="tina") == (
+        "tina acts for Tiefbauamt only: this invoice is with Kämmerei")
+    assert refused_for(staff, "approve", unassigned, who="tina") == (
+        "tina acts for Tiefbauamt only: this invoice is with no office (unassigned)")
+    own = make_invoice(staff, office="Tiefbauamt")
+    assert workflow.approve(staff, own, "tina").after == "approved"
+    # handing an invoice of her office to another office is hers to do
+    mine = make_invoice(staff, office="Tiefbauamt")
+    assert workflow.reassign(staff, mine, "tina", "Kämmerei", None).after == "pending"
+
+
+# ------------------------------------------------------------------ limits and currencies
+
+def test_an_approval_counts_up_to_the_limit(staff: Context) -> None:
+    at = make_invoice(staff, gross=Decimal("100.00"))
+    assert workflow.approve(staff, at, "lim").after == "approved"
+    above = make_invoice(staff, gross=Decimal("100.01"))
+    assert refused_for(staff, "approve", above, who="lim") == (
+        f"lim may approve up to 100 EUR: invoice {above} is 100.01 EUR; nothing recorded, "
+        "someone whose limit covers it must approve")
+    # the limit is the approver's: others may act on the invoice
+    assert workflow.hold(staff, above, "lim", NOTE).after == "on_hold"
+
+
+def test_a_limit_in_another_currency(staff: Context) -> None:
+    staff.settings.eur_rates = {"USD": Decimal("0.5")}
+    at = make_invoice(staff, gross=Decimal("200.00"), currency="USD")
+    assert workflow.approve(staff, at, "lim").after == "approved"
+    above = make_invoice(staff, gross=Decimal("200.02"), currency="USD")
+    assert refused_for(staff, "approve", above, who="lim").startswith(
+        f"lim may approve up to 100 EUR: invoice {above} is 100.01 EUR;")
+    no_rate = make_invoice(staff, gross=Decimal("1.00"), currency="GBP")
+    assert refused_for(staff, "approve", no_rate, who="lim") == (
+        f"lim may approve up to 100 EUR: invoice {no_rate} is in GBP and `eur_rates` has no "
+        "rate for it; nothing recorded")
+
+
+@pytest.mark.parametrize(("gross", "currency", "needed"), [
+    ("10000.00", "USD", 1), ("10000.02", "USD", 2), ("10000.01", "USD", 2),
+    ("1.00", "GBP", 2), ("5000.00", "EUR", 1), ("5000.01", "EUR", 2)])
+def test_four_eyes_in_eur(staff: Context, gross: str, currency: str, needed: int) -> None:
+    staff.settings.eur_rates = {"USD": Decimal("0.5")}
+    i = make_invoice(staff, gross=Decimal(gross), currency=currency)
+    first = workflow.approve(staff, i, "alice")
+    if needed == 1:
+        assert first.after == "approved"
+        return
+    assert first.message == (f"invoice {i}: approval 1 of 2 (four-eyes rule); waiting for a "
+                             "second person")
+    assert workflow.approve(staff, i, "bob").after == "approved"
+
+
 # ------------------------------------------------------------------ four-eyes
 
 def test_at_the_threshold_one_approval_suffices(staff: Context) -> None:
     i = make_invoice(staff, gross=Decimal("5000.00"))
     assert workflow.approve(staff, i, "alice") == Change(
         i, "approve", "pending", "approved", f"invoice {i} approved")
-    assert state(staff, i).approvals == ("alice",)
+    assert state(staff, i).approvals == (("approve", "alice", None),)
 
 
 def test_without_a_gross_total_one_approval_suffices(staff: Context) -> None:
@@ -231,9 +366,9 @@ def test_one_cent_above_two_different_people_are_needed(staff: Context) -> None:
     first = workflow.approve(staff, i, "alice")
     assert first == Change(i, "approve", "pending", "pending", f"invoice {i}: approval 1 of 2 "
                            "(four-eyes rule); waiting for a second person")
-    assert last_event(staff) == (i, "alice", "approve", None, "pending", "pending", None)
+    assert last_event(staff)[:-1] == (i, "alice", "approve", None, "pending", "pending")
     before = state(staff, i)
-    assert (before.status, before.approvals) == ("pending", ("alice",))
+    assert (before.status, before.approvals) == ("pending", (("approve", "alice", None),))
     with pytest.raises(WorkflowError) as twice:
         workflow.approve(staff, i, "alice")
     assert str(twice.value) == (f"alice has already approved invoice {i}; a second approval "
@@ -241,7 +376,7 @@ def test_one_cent_above_two_different_people_are_needed(staff: Context) -> None:
     assert state(staff, i) == before
     assert workflow.approve(staff, i, "bob") == Change(
         i, "approve", "pending", "approved", f"invoice {i} approved")
-    assert state(staff, i).approvals == ("alice", "bob")
+    assert state(staff, i).approvals == (("approve", "alice", None), ("approve", "bob", None))
 
 
 def test_four_eyes_counts_the_approvals_of_this_invoice_only(staff: Context) -> None:
@@ -250,7 +385,133 @@ def test_four_eyes_counts_the_approvals_of_this_invoice_only(staff: Context) -> 
     workflow.approve(staff, a, "alice")
     assert workflow.approve(staff, b, "alice").after == "pending"  # her first approval of b
     assert workflow.approve(staff, a, "bob").after == "approved"
-    assert state(staff, b).approvals == ("alice",)
+    assert state(staff, b).approvals == (("approve", "alice", None),)
+
+
+# ------------------------------------------------------------------ on behalf of a colleague
+
+FOR_BOB = OnBehalf("bob", "Urlaub, Skonto läuft ab")
+
+
+def test_an_admin_acts_for_an_absent_colleague(staff: Context) -> None:
+    i = make_invoice(staff)
+    assert workflow.approve(staff, i, "boss", on_behalf=FOR_BOB).after == "approved"
+    assert state(staff, i).approvals == (("approve", "boss", staff_id(staff, "bob")),)
+    assert last_event(staff)[1:3] == ("boss", "approve")
+    detail = last_detail(staff)
+    assert (detail["on_behalf_of"], detail["on_behalf_reason"]) == (
+        "bob", "Urlaub, Skonto läuft ab")
+    h = make_invoice(staff)
+    workflow.hold(staff, h, "boss", NOTE, on_behalf=FOR_BOB)
+    assert last_event(staff) == (h, "boss", "hold", NOTE, "pending", "on_hold",
+                                 '{"on_behalf_of": "bob", "on_behalf_reason": '
+                                 '"Urlaub, Skonto läuft ab"}')
+
+
+def test_an_approval_on_behalf_never_completes_four_eyes(staff: Context) -> None:
+    i = make_invoice(staff, gross=Decimal("5000.01"))
+    before = state(staff, i)
+    with pytest.raises(WorkflowError) as refused:
+        workflow.approve(staff, i, "boss", on_behalf=FOR_BOB)
+    assert str(refused.value) == (f"invoice {i} needs 2 approvals given in person: one on "
+                                  "behalf of bob does not count")
+    assert state(staff, i) == before
+    workflow.approve(staff, i, "alice")
+    with pytest.raises(WorkflowError, match="one on behalf of bob does not count"):
+        workflow.approve(staff, i, "boss", on_behalf=FOR_BOB)
+    assert workflow.approve(staff, i, "boss").after == "approved"  # in person, she counts
+
+
+def test_only_an_admin_acts_for_someone_and_only_in_their_rights(staff: Context) -> None:
+    i = make_invoice(staff, gross=Decimal("100.01"))
+    assert refused_for(staff, "approve", i, who="alice", on_behalf=FOR_BOB) == (
+        "alice has the role approver: acting on behalf of bob needs the role admin")
+    assert refused_for(staff, "approve", i, who="boss",
+                       on_behalf=OnBehalf("ghost", "x")) == (
+        "ghost is not on the staff register: approving needs the role approver")
+    assert refused_for(staff, "approve", i, who="boss", on_behalf=OnBehalf("vera", "x")) == (
+        "vera has the role viewer: approving needs the role approver")
+    assert refused_for(staff, "approve", i, who="boss", on_behalf=OnBehalf("lim", "x")) == (
+        f"lim may approve up to 100 EUR: invoice {i} is 100.01 EUR; nothing recorded, someone "
+        "whose limit covers it must approve")
+    assert refused_for(staff, "approve", i, who="boss", on_behalf=OnBehalf("tina", "x")) == (
+        "tina acts for Tiefbauamt only: this invoice is with Kämmerei")
+
+
+@pytest.mark.parametrize("reason", ["", "  "])
+def test_acting_for_someone_needs_a_reason(staff: Context, reason: str) -> None:
+    i = make_invoice(staff)
+    before = state(staff, i)
+    with pytest.raises(WorkflowError) as refused:
+        workflow.approve(staff, i, "boss", on_behalf=OnBehalf("bob", reason))
+    assert str(refused.value) == "acting on behalf of bob needs a reason"
+    assert state(staff, i) == before
+
+
+# ------------------------------------------------------------------ municipal steps
+
+@pytest.fixture
+def steps(staff: Context) -> Context:
+    """The Tiefbauamt signs sachlich, rechnerisch, anordnung: alice and bob may sign each,
+    carol only rechnerisch."""
+    staff.settings.approval_steps = {"Tiefbauamt": ["sachlich", "rechnerisch", "anordnung"]}
+    with staff.engine.begin() as conn:
+        conn.execute(t.Staff.__table__.update()  # type: ignore[attr-defined]
+                     .where(col(t.Staff.login).in_(["alice", "bob"]))
+                     .values(steps='["anordnung", "rechnerisch", "sachlich"]'))
+        conn.execute(t.Staff.__table__.update()  # type: ignore[attr-defined]
+                     .where(col(t.Staff.login) == "carol").values(steps='["rechnerisch"]'))
+    return staff
+
+
+def test_the_three_steps_in_order(steps: Context) -> None:
+    i = make_invoice(steps, office="Tiefbauamt", gross=Decimal("99999"))
+    assert workflow.approve(steps, i, "alice", "sachlich") == Change(
+        i, "approve", "pending", "pending", f"invoice {i}: sachlich signed; next step "
+        "rechnerisch")
+    assert last_detail(steps)["step"] == "sachlich"
+    assert workflow.approve(steps, i, "carol", "rechnerisch").message == (
+        f"invoice {i}: rechnerisch signed; next step anordnung")
+    before = state(steps, i)
+    with pytest.raises(WorkflowError) as refused:
+        workflow.approve(steps, i, "alice", "anordnung")
+    assert str(refused.value) == (f"alice signed sachlich richtig for invoice {i}: the "
+                                  "Anordnung must come from someone else")
+    assert state(steps, i) == before
+    assert workflow.approve(steps, i, "bob", "anordnung") == Change(
+        i, "approve", "pending", "approved", f"invoice {i} approved")
+    assert last_detail(steps)["step"] == "anordnung"
+    assert state(steps, i).approvals == (("sachlich", "alice", None),
+                                         ("rechnerisch", "carol", None),
+                                         ("anordnung", "bob", None))
+
+
+def test_steps_out_of_order_or_without_permission(steps: Context) -> None:
+    i = make_invoice(steps, office="Tiefbauamt")
+    before = state(steps, i)
+    for step, message in (("anordnung", "the next step is sachlich, not anordnung"),
+                          (None, "the next step is sachlich, not approve")):
+        with pytest.raises(WorkflowError) as refused:
+            workflow.approve(steps, i, "alice", step)
+        assert str(refused.value) == f"invoice {i}: {message}"
+    assert refused_for(steps, "approve", i, who="carol", step="sachlich") == (
+        "carol may not sign the step sachlich (einvoice staff add carol --step sachlich "
+        "grants it)")
+    assert state(steps, i) == before
+    other = make_invoice(steps, office="Kämmerei")
+    with pytest.raises(WorkflowError, match=rf"^invoice {other}: the next step is approve, not "
+                                            "sachlich$"):
+        workflow.approve(steps, other, "alice", "sachlich")
+
+
+def test_a_step_on_behalf_counts_both_people(steps: Context) -> None:
+    i = make_invoice(steps, office="Tiefbauamt")
+    workflow.approve(steps, i, "boss", "sachlich", on_behalf=OnBehalf("alice", "krank"))
+    workflow.approve(steps, i, "carol", "rechnerisch")
+    for who, on_behalf in (("alice", None), ("boss", OnBehalf("bob", "krank"))):
+        with pytest.raises(WorkflowError, match=r"signed sachlich richtig"):
+            workflow.approve(steps, i, who, "anordnung", on_behalf=on_behalf)
+    assert workflow.approve(steps, i, "bob", "anordnung").after == "approved"
 
 
 # ------------------------------------------------------------------ two people at once
@@ -262,9 +523,9 @@ def meanwhile(monkeypatch: pytest.MonkeyPatch, other: Callable[[], object],
     real = lifecycle.approval
     left = [times]
 
-    def approval(invoice_id: int, actor: str, earlier: Iterable[str], gross: Decimal | None,
-                 threshold: Decimal) -> lifecycle.ApprovalOutcome:
-        outcome = real(invoice_id, actor, earlier, gross, threshold)
+    def approval(invoice_id: int, new: Signature, earlier: Sequence[Signature],
+                 plan: Sequence[tuple[str, int]]) -> lifecycle.ApprovalOutcome:
+        outcome = real(invoice_id, new, earlier, plan)
         if left[0]:
             left[0] -= 1
             other()
@@ -295,7 +556,7 @@ def test_the_loser_is_checked_again_and_succeeds_when_still_allowed(
     now = state(staff, i)
     # bob's change is kept, and the approval of the first, failed attempt was rolled back
     assert (now.status, now.version, now.account, now.events, now.approvals) == (
-        "approved", before.version + 2, "4711", before.events + 2, ("alice",))
+        "approved", before.version + 2, "4711", before.events + 2, (("approve", "alice", None),))
 
 
 def test_retries_end_with_a_clear_message(staff: Context,
@@ -324,6 +585,16 @@ def test_a_rejection_needs_a_reason(staff: Context) -> None:
         with pytest.raises(WorkflowError) as refused:
             workflow.reject(staff, i, "alice", reason)
         assert str(refused.value) == "a rejection needs a reason (it is sent to the supplier)"
+    assert state(staff, i) == before
+
+
+def test_closing_needs_a_reason(staff: Context) -> None:
+    i = make_invoice(staff, "invalid")
+    before = state(staff, i)
+    for reason in ("", "  "):
+        with pytest.raises(WorkflowError) as refused:
+            workflow.close(staff, i, "alice", reason)
+        assert str(refused.value) == "closing a document needs a reason"
     assert state(staff, i) == before
 
 

@@ -34,6 +34,7 @@ def run(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch):  # type: 
         assert result.exit_code == code, result.output
         return result.stdout
 
+    invoke("init")  # the account running the tests becomes the first admin: reads need a role
     return invoke
 
 

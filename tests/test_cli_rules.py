@@ -1,10 +1,11 @@
 """CLI rules: `einvoice reject ID --reason TEXT` rejects and queues the supplier's notice in one
 transaction (SQLite and PostgreSQL).
 
-GIVEN a pending invoice and a settings file (``--config`` or ``EINVOICE_CONFIG``), WHEN finance
-staff reject it from the command line, THEN the invoice is ``rejected`` with the reason and a
-``Notice`` with event key ``rejected:invoice:ID`` is recorded; WHEN either half of that
-transaction fails, THEN neither the status change nor the notice is there.
+GIVEN a pending invoice and a settings file (``--config`` or ``EINVOICE_CONFIG``), WHEN an
+approver on the staff register rejects it from the command line (as the account running it),
+THEN the invoice is ``rejected`` with the reason and a ``Notice`` with event key
+``rejected:invoice:ID`` is recorded; WHEN either half of that transaction fails, THEN neither
+the status change nor the notice is there.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import pytest
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner, Result
 
+from einvoice.approval import identity
+from einvoice.approval.suppliers import SupplierData, save_supplier
 from einvoice.cli import app
 from einvoice.config import load_settings
 from einvoice.context import Context, open_context
@@ -24,6 +27,8 @@ from einvoice.notify import outbox
 from einvoice.pipeline import Submission, ingest
 from einvoice.store import chain
 from einvoice.store import tables as t
+from einvoice.views.queries import get_case
+from tests.conftest import register
 
 SAMPLE = "valid/xrechnung-testsuite/technical-cases/cius/01.01_comprehensive_test_ubl.xml"
 SELLER_CONTACT = "tim.tester@test.com"  # BT-43 of the sample
@@ -32,8 +37,9 @@ REASON = "Leistung nicht erbracht"
 
 @pytest.fixture
 def config(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for var in ("EINVOICE_CONFIG", "EINVOICE_DATABASE_URL", "EINVOICE_DATA_DIR", "EINVOICE_USER"):
+    for var in ("EINVOICE_CONFIG", "EINVOICE_DATABASE_URL", "EINVOICE_DATA_DIR"):
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(identity, "os_login", lambda: "alice")  # the account running it
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "einvoice.toml"
     path.write_text(f'data_dir = "{tmp_path / "data"}"\ndatabase_url = "{db_url}"\n'
@@ -45,12 +51,19 @@ def config(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Path
 def shared(config: Path) -> Iterator[Context]:
     """The database the CLI uses, opened from the same settings file."""
     ctx = open_context(load_settings(config))
+    register(ctx, "alice")
     yield ctx
     ctx.close()
 
 
 def pending(ctx: Context, corpus: Path) -> int:
+    """The sample from a supplier on file with its IBANs, so that its notices go to the
+    seller's contact (an unknown IBAN would send them to the finance office only)."""
     (outcome,) = ingest(ctx, Submission((corpus / SAMPLE).read_bytes(), "upload")).outcomes
+    case = get_case(ctx, outcome.invoice_id)
+    assert case.model is not None
+    save_supplier(ctx, SupplierData(case.model.seller.name or "", case.model.seller.vat_id,
+                                    tuple((case.invoice.ibans or "").split(","))))
     assert outcome.status == "pending"
     return outcome.invoice_id
 
@@ -67,8 +80,7 @@ def state(ctx: Context, invoice_id: int) -> tuple[str, str | None, list[t.Notice
 
 
 def reject(*extra: str, invoice_id: int) -> Result:
-    return CliRunner().invoke(app, ["reject", str(invoice_id), "--reason", REASON,
-                                    "--as", "alice", *extra])
+    return CliRunner().invoke(app, ["reject", str(invoice_id), "--reason", REASON, *extra])
 
 
 def test_reject_records_the_rejection_notice(shared: Context, config: Path,

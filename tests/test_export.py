@@ -28,6 +28,7 @@ from einvoice.export import batch
 from einvoice.export.datev import belegfeld
 from einvoice.pipeline import Submission, ingest
 from einvoice.store import tables as t
+from tests.conftest import register
 
 ROOT = Path(__file__).resolve().parents[1]
 NS = {"cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
@@ -230,6 +231,7 @@ def test_kill_during_export_exactly_once(tmp_path: Path, db_url: str, corpus: Pa
     settings = load_settings(data_dir=tmp_path / "data", database_url=db_url,
                              inbox_dir=tmp_path / "inbox", four_eyes_threshold=Decimal("1e12"))
     ctx = open_context(settings)
+    register(ctx, "alice")
     try:
         pending = []
         for i, data in enumerate(_variants(corpus, 300)):

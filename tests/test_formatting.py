@@ -15,6 +15,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from einvoice.approval.identity import os_login
 from einvoice.approval.suppliers import SupplierData, save_supplier
 from einvoice.approval.tokens import create_token
 from einvoice.cli import app
@@ -41,6 +42,7 @@ from einvoice.views.formatting import (
 )
 from einvoice.views.labels import STATUS, status_words
 from einvoice.views.report import Overview, render_report
+from tests.conftest import register
 
 BERLIN = ZoneInfo("Europe/Berlin")
 COMPREHENSIVE = "valid/xrechnung-testsuite/technical-cases/cius/01.01_comprehensive_test_ubl.xml"
@@ -192,6 +194,7 @@ def test_finding_has_one_shape_in_validate_show_and_the_upload_receipt(
     runner = CliRunner()
     validated = runner.invoke(app, ["validate", "--format", "json", str(invalid)])
     assert validated.exit_code == 1, validated.output
+    register(ctx, os_login(), role="viewer")  # reads need a role
     shown = runner.invoke(app, ["show", "--json", str(doc["invoice_id"])])
     assert shown.exit_code == 0, shown.output
 

@@ -37,6 +37,7 @@ from einvoice.intake.http import create_app
 from einvoice.store import tables as t
 from einvoice.views.chromium import CHROMIUM_FLAGS, run_chromium
 from tests import system
+from tests.conftest import register
 
 CIUS = "valid/xrechnung-testsuite/technical-cases/cius"
 COMPREHENSIVE = f"{CIUS}/01.01_comprehensive_test_ubl.xml"
@@ -159,6 +160,7 @@ def test_another_suppliers_invoice_is_not_visible(serve: Callable[..., Server],
         r = client.post(API, content=(corpus / MINIMAL).read_bytes(), headers=bearer(token_a))
         invoice_id = r.json()["documents"][0]["invoice_id"]
         assert client.get(f"{API}/{invoice_id}", headers=bearer(token_a)).status_code == 200
+        register(srv.ctx, "alice")
         workflow.hold(srv.ctx, invoice_id, "alice", "Lieferschein fehlt")
         held = client.get(f"{API}/{invoice_id}", headers=bearer(token_a)).json()
         assert held["status"] == "pending"  # an internal hold is none of the supplier's business

@@ -18,6 +18,7 @@ from einvoice.config import load_settings
 from einvoice.context import open_context
 from einvoice.pipeline import Submission, ingest
 from einvoice.store import tables as t
+from tests.conftest import register
 
 MINIMAL = "valid/xrechnung-testsuite/technical-cases/cius/01.05_minimal_test_ubl.xml"
 
@@ -43,6 +44,7 @@ def test_two_services_share_the_work_without_doing_anything_twice(
                       'export_time = "* * * * *"\nfour_eyes_threshold = "1000000"\n')
     settings = load_settings(config)
     ctx = open_context(settings)
+    register(ctx, "alice")
     for i in range(3):  # approved before the services start: the export has work to do
         sub = Submission(data.replace(number, f"<cbc:ID>A-{i}</cbc:ID>".encode(), 1), "cli")
         workflow.approve(ctx, ingest(ctx, sub).outcomes[0].invoice_id, "alice")

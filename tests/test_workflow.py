@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlmodel import Session, func, select
 from typer.testing import CliRunner
 
-from einvoice.approval import audit, workflow
+from einvoice.approval import audit, identity, workflow
 from einvoice.approval.suppliers import SupplierData, save_supplier
 from einvoice.approval.workflow import WorkflowError
 from einvoice.cli import app
@@ -73,27 +73,27 @@ def test_allowed_transitions(one_approver: Context, corpus: Path) -> None:
 
 
 @pytest.mark.parametrize(("setup", "action"), [
-    ([], lambda ctx, i: workflow.release(ctx, i, "x")),
-    ([], lambda ctx, i: workflow.reject(ctx, i, "x", "  ")),
-    ([], lambda ctx, i: workflow.assign(ctx, i, "x", None, None)),
-    ([], lambda ctx, i: workflow.assign(ctx, i, "x", "4711", None, line=999)),
-    (["approve"], lambda ctx, i: workflow.approve(ctx, i, "other")),
-    (["approve"], lambda ctx, i: workflow.reject(ctx, i, "x", "zu spät")),
-    (["approve"], lambda ctx, i: workflow.hold(ctx, i, "x", "n")),
-    (["approve"], lambda ctx, i: workflow.assign(ctx, i, "x", "4711", None)),
-    (["reject"], lambda ctx, i: workflow.approve(ctx, i, "x")),
-    (["reject"], lambda ctx, i: workflow.release(ctx, i, "x")),
-    (["hold"], lambda ctx, i: workflow.hold(ctx, i, "x", "again")),
-    (["hold"], lambda ctx, i: workflow.approve(ctx, i, "x")),
+    ([], lambda ctx, i: workflow.release(ctx, i, "carol")),
+    ([], lambda ctx, i: workflow.reject(ctx, i, "carol", "  ")),
+    ([], lambda ctx, i: workflow.assign(ctx, i, "carol", None, None)),
+    ([], lambda ctx, i: workflow.assign(ctx, i, "carol", "4711", None, line=999)),
+    (["approve"], lambda ctx, i: workflow.approve(ctx, i, "bob")),
+    (["approve"], lambda ctx, i: workflow.reject(ctx, i, "carol", "zu spät")),
+    (["approve"], lambda ctx, i: workflow.hold(ctx, i, "carol", "n")),
+    (["approve"], lambda ctx, i: workflow.assign(ctx, i, "carol", "4711", None)),
+    (["reject"], lambda ctx, i: workflow.approve(ctx, i, "carol")),
+    (["reject"], lambda ctx, i: workflow.release(ctx, i, "carol")),
+    (["hold"], lambda ctx, i: workflow.hold(ctx, i, "carol", "again")),
+    (["hold"], lambda ctx, i: workflow.approve(ctx, i, "carol")),
 ])
 def test_forbidden_transitions_change_nothing(one_approver: Context, corpus: Path,
                                               setup: list[str], action: object) -> None:
     ctx = one_approver
     invoice_id = pending_invoice(ctx, corpus)
     for step in setup:
-        {"approve": lambda: workflow.approve(ctx, invoice_id, "first"),
-         "reject": lambda: workflow.reject(ctx, invoice_id, "first", "nein"),
-         "hold": lambda: workflow.hold(ctx, invoice_id, "first", "warten")}[step]()
+        {"approve": lambda: workflow.approve(ctx, invoice_id, "alice"),
+         "reject": lambda: workflow.reject(ctx, invoice_id, "alice", "nein"),
+         "hold": lambda: workflow.hold(ctx, invoice_id, "alice", "warten")}[step]()
     before = state(ctx, invoice_id)
     with pytest.raises(WorkflowError):
         action(ctx, invoice_id)  # type: ignore[operator]
@@ -232,18 +232,28 @@ def test_cli_bulk_approval_history_and_inbox_json(tmp_path: Path, db_url: str, c
     monkeypatch.setenv("EINVOICE_DATABASE_URL", db_url)
     monkeypatch.setenv("EINVOICE_FOUR_EYES_THRESHOLD", "1000000")
     runner = CliRunner()
+
+    def as_(login: str) -> None:  # the account running the next commands
+        monkeypatch.setattr(identity, "os_login", lambda: login)
+
+    as_("alice")
+    assert runner.invoke(app, ["init"]).exit_code == 0  # alice: the first admin
+    assert runner.invoke(app, ["staff", "add", "bob", "--name", "Bob",
+                               "--role", "approver"]).exit_code == 0
     assert runner.invoke(app, ["ingest", str(corpus / XR)]).exit_code == 0
     rows = json.loads(runner.invoke(app, ["inbox", "--json"]).stdout)
     ids = [str(r["id"]) for r in rows[:3]]
     assert all(r["status"] == "pending" and "flags" in r for r in rows)
-    aborted = runner.invoke(app, ["approve", *ids, "--as", "alice"], input="n\n")
+    assert {r["next_step"] for r in rows} == {"approve"}
+    aborted = runner.invoke(app, ["approve", *ids], input="n\n")
     assert aborted.exit_code != 0
-    assert runner.invoke(app, ["approve", *ids, "--as", "alice", "--yes"]).exit_code == 0
-    assert runner.invoke(app, ["approve", ids[0], "--as", "bob"]).exit_code == 1
+    assert runner.invoke(app, ["approve", *ids, "--yes"]).exit_code == 0
+    as_("bob")
+    assert runner.invoke(app, ["approve", ids[0]]).exit_code == 1
     events = json.loads(runner.invoke(app, ["history", "--json", ids[0]]).stdout)
     assert [(e["action"], e["actor"], e["after"]) for e in events] == [
         ("ingest", "einvoice", "pending"), ("approve", "alice", "approved")]
-    refused = runner.invoke(app, ["reject", ids[1], "--reason", "x", "--as", "bob"])
+    refused = runner.invoke(app, ["reject", ids[1], "--reason", "x"])
     assert refused.exit_code == 1
     remaining = {r["id"] for r in json.loads(runner.invoke(app, ["inbox", "--json"]).stdout)}
     assert not remaining & {int(i) for i in ids}

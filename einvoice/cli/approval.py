@@ -1,27 +1,42 @@
-"""Approval commands for finance staff: inbox, approve, reject, hold, assign, view, history."""
+"""Approval commands for finance staff: inbox, approve, reject, hold, release, reassign, assign,
+close, view, history. The acting person is the authenticated account (``approval.identity``),
+never a name given here; an admin acts for an absent colleague with ``--on-behalf-of LOGIN
+--reason TEXT``. Exit codes: 1 refused by the rules, 3 not permitted to this account."""
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from einvoice.approval import workflow
-from einvoice.approval.workflow import Change, WorkflowError
-from einvoice.cli.common import ConfigOpt, JsonOpt, app, console, context, emit_json, err
-from einvoice.context import Context
+from einvoice.approval import identity, steps, workflow
+from einvoice.approval.workflow import Change, OnBehalf, WorkflowError
+from einvoice.cli.common import (
+    NOT_PERMITTED,
+    ConfigOpt,
+    JsonOpt,
+    app,
+    console,
+    context,
+    emit_json,
+    err,
+    reading,
+)
+from einvoice.lifecycle import NotPermitted
 from einvoice.views.queries import event_summary, get_case, history, inbox, summary
 from einvoice.views.tables import history_table, inbox_table
 
-AsOpt = Annotated[str | None, typer.Option("--as", help="acting person (default: settings "
-                                           "`user`, else the OS user)")]
+ForOpt = Annotated[str | None, typer.Option(
+    "--on-behalf-of", metavar="LOGIN", help="admins only: act for this absent colleague "
+    "(needs --reason; recorded in the audit trail)")]
+WhyOpt = Annotated[str | None, typer.Option(
+    "--reason", help="why (required with --on-behalf-of; kept in the audit trail)")]
 
 
-def actor(ctx: Context, given: str | None) -> str:
-    return given or ctx.settings.user or getpass.getuser()
+def on_behalf(login: str | None, reason: str | None) -> OnBehalf | None:
+    return None if login is None else OnBehalf(login, reason or "")
 
 
 def _done(change: Change) -> None:
@@ -34,71 +49,92 @@ def inbox_(office: Annotated[str | None, typer.Option(help="default: settings `o
            limit: Annotated[int, typer.Option(help="at most N rows")] = 50,
            config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Invoices awaiting a decision, the most urgent (Skonto, then due date) first."""
-    with context(config) as ctx:
+    with reading(config) as ctx:
         mine = office or ctx.settings.office
         rows = inbox(ctx, None if mine == "*" else mine, limit)
+        upcoming = steps.next_steps(ctx, [r.invoice for r in rows])
     if as_json:
         emit_json([{**summary(r.invoice, r.document), "pay_by": r.invoice.pay_by,
                     "skonto_until": r.invoice.skonto_until, "office": r.invoice.office,
-                    "flags": r.flags} for r in rows])
+                    "flags": r.flags, "next_step": upcoming.get(r.invoice.id or 0)}
+                   for r in rows])
     else:
         console.print(inbox_table(rows))
 
 
 @app.command()
 def approve(ids: Annotated[list[int], typer.Argument(help="one or more invoice ids")],
-            who: AsOpt = None, yes: Annotated[bool, typer.Option("--yes", "-y", help=(
+            step: Annotated[str | None, typer.Option(help="the municipal step to sign "
+                                                     "(sachlich, rechnerisch, anordnung) where "
+                                                     "the office requires steps")] = None,
+            yes: Annotated[bool, typer.Option("--yes", "-y", help=(
                 "no confirmation prompt for several invoices"))] = False,
-            config: ConfigOpt = None) -> None:
-    """Approve invoices (above the four-eyes threshold a second person must approve too)."""
+            for_: ForOpt = None, reason: WhyOpt = None, config: ConfigOpt = None) -> None:
+    """Approve invoices (above the four-eyes threshold a second person must approve too).
+
+    Where the office requires the municipal steps, sign the next one with --step."""
     with context(config) as ctx:
-        person = actor(ctx, who)
+        person = identity.current_login(ctx)
         if len(ids) > 1 and not yes:
             typer.confirm(f"Approve {len(ids)} invoices as {person}?", abort=True)
-        failed = 0
+        refused = set()
         for invoice_id in ids:
             try:
-                _done(workflow.approve(ctx, invoice_id, person))
-            except WorkflowError as exc:
-                failed += 1
+                _done(workflow.approve(ctx, invoice_id, person, step,
+                                       on_behalf=on_behalf(for_, reason)))
+            except (WorkflowError, NotPermitted) as exc:
+                refused.add(NOT_PERMITTED if isinstance(exc, NotPermitted) else 1)
                 err.print(f"[red]not approved:[/red] {exc}")
-    if failed:
-        raise typer.Exit(1)
+    if refused:
+        raise typer.Exit(max(refused))
 
 
 @app.command()
 def reject(invoice_id: int, reason: Annotated[str, typer.Option(help="sent to the supplier")],
-           who: AsOpt = None, config: ConfigOpt = None) -> None:
+           for_: ForOpt = None, config: ConfigOpt = None) -> None:
     """Reject an invoice; the reason is required and sent to the supplier."""
     from einvoice.notify import outbox as notify
 
     with context(config) as ctx:
-        _guarded(lambda: workflow.reject(ctx, invoice_id, actor(ctx, who), reason))
+        _guarded(lambda: workflow.reject(ctx, invoice_id, identity.current_login(ctx), reason,
+                                         on_behalf=on_behalf(for_, reason)))
         console.print(str(notify.send_pending(ctx)))
 
 
 @app.command()
-def hold(invoice_id: int, note: Annotated[str, typer.Option(help="why it waits")],
-         who: AsOpt = None, config: ConfigOpt = None) -> None:
-    """Put an invoice on hold with a note (`release` makes it pending again)."""
+def close(invoice_id: int, reason: Annotated[str, typer.Option(help="why it is closed")],
+          for_: ForOpt = None, config: ConfigOpt = None) -> None:
+    """Close an invalid, duplicate or quarantined document (kept, audited, out of the way)."""
     with context(config) as ctx:
-        _guarded(lambda: workflow.hold(ctx, invoice_id, actor(ctx, who), note))
+        _guarded(lambda: workflow.close(ctx, invoice_id, identity.current_login(ctx), reason,
+                                        on_behalf=on_behalf(for_, reason)))
 
 
 @app.command()
-def release(invoice_id: int, who: AsOpt = None, config: ConfigOpt = None) -> None:
+def hold(invoice_id: int, note: Annotated[str, typer.Option(help="why it waits")],
+         for_: ForOpt = None, reason: WhyOpt = None, config: ConfigOpt = None) -> None:
+    """Put an invoice on hold with a note (`release` makes it pending again)."""
+    with context(config) as ctx:
+        _guarded(lambda: workflow.hold(ctx, invoice_id, identity.current_login(ctx), note,
+                                       on_behalf=on_behalf(for_, reason)))
+
+
+@app.command()
+def release(invoice_id: int, for_: ForOpt = None, reason: WhyOpt = None,
+            config: ConfigOpt = None) -> None:
     """Take an invoice off hold."""
     with context(config) as ctx:
-        _guarded(lambda: workflow.release(ctx, invoice_id, actor(ctx, who)))
+        _guarded(lambda: workflow.release(ctx, invoice_id, identity.current_login(ctx),
+                                          on_behalf=on_behalf(for_, reason)))
 
 
 @app.command()
 def reassign(invoice_id: int, office: Annotated[str, typer.Option(help="receiving office")],
-             reason: Annotated[str | None, typer.Option()] = None, who: AsOpt = None,
-             config: ConfigOpt = None) -> None:
+             reason: WhyOpt = None, for_: ForOpt = None, config: ConfigOpt = None) -> None:
     """Hand an invoice to another office."""
     with context(config) as ctx:
-        _guarded(lambda: workflow.reassign(ctx, invoice_id, actor(ctx, who), office, reason))
+        _guarded(lambda: workflow.reassign(ctx, invoice_id, identity.current_login(ctx), office,
+                                           reason, on_behalf=on_behalf(for_, reason)))
 
 
 @app.command()
@@ -106,11 +142,11 @@ def assign(invoice_id: int,
            account: Annotated[str | None, typer.Option(help="G/L account")] = None,
            cost_centre: Annotated[str | None, typer.Option("--cost-centre")] = None,
            line: Annotated[int | None, typer.Option(help="line position (1, 2, …)")] = None,
-           who: AsOpt = None, config: ConfigOpt = None) -> None:
+           for_: ForOpt = None, reason: WhyOpt = None, config: ConfigOpt = None) -> None:
     """Set G/L account and cost centre of an invoice or of one line."""
     with context(config) as ctx:
-        _guarded(lambda: workflow.assign(ctx, invoice_id, actor(ctx, who), account,
-                                         cost_centre, line))
+        _guarded(lambda: workflow.assign(ctx, invoice_id, identity.current_login(ctx), account,
+                                         cost_centre, line, on_behalf=on_behalf(for_, reason)))
 
 
 def _guarded(step: Callable[[], Change]) -> None:
@@ -128,18 +164,15 @@ def view(invoice_id: int,
          pdf: Annotated[bool, typer.Option("--pdf", help="also write a PDF beside it "
                                            "(headless Chromium)")] = False,
          config: ConfigOpt = None) -> None:
-    """Write a readable HTML page of the invoice (German labels, BT ids), optionally a PDF."""
+    """Write a readable HTML page of any document (German labels, BT ids; findings, the
+    original of a duplicate, the file of an unreadable one), optionally a PDF."""
+    from einvoice.views.casepage import case_section
     from einvoice.views.chromium import html_to_pdf
     from einvoice.views.render import render_invoice_html
 
-    with context(config) as ctx:
+    with reading(config) as ctx:
         case = get_case(ctx, invoice_id)
-        if case.model is None:
-            raise WorkflowError(f"invoice {invoice_id} is quarantined: {case.invoice.error}")
-        page = render_invoice_html(
-            case.model, status=case.invoice.status, verdict=case.invoice.verdict,
-            findings=case.findings,
-            source=case.document.filename)
+        page = render_invoice_html(case.model, case_section(case, ctx.settings.zone))
         target = output or Path(f"invoice-{invoice_id}.html")
         target.write_text(page, encoding="utf-8")
         console.print(f"written: {target}")
@@ -150,8 +183,8 @@ def view(invoice_id: int,
 
 @app.command("history")
 def history_(invoice_id: int, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """Everything that happened to an invoice: who, when, what, why."""
-    with context(config) as ctx:
+    """Everything that happened to an invoice: who (and for whom), when, what, why, which step."""
+    with reading(config) as ctx:
         events = history(ctx, invoice_id)
     if as_json:
         emit_json([event_summary(ev) for ev in events])

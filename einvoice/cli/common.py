@@ -1,4 +1,5 @@
-"""What every ``einvoice`` command shares: the Typer app, consoles, options, error handling."""
+"""What every ``einvoice`` command shares: the Typer app, consoles, options, error handling,
+and who is acting (exit code 3 when the account may not do what it asked)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
+from einvoice.approval import identity, staff
 from einvoice.config import load_settings
 from einvoice.context import Context, open_context
 from einvoice.errors import EinvoiceError
+from einvoice.lifecycle import NotPermitted, Role
+from einvoice.store.shared import adopt_umask
 
 app = typer.Typer(help="Intake of electronic invoices (XRechnung, ZUGFeRD / Factur-X).",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -23,6 +27,7 @@ err = Console(stderr=True)
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", envvar="EINVOICE_CONFIG",
                                                 help="TOML settings file")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+NOT_PERMITTED = 3  # exit code: unknown, disabled or insufficient account
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -34,15 +39,27 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def context(config: Path | None) -> Iterator[Context]:
     """Settings and database for one command; library errors become a clean message."""
     try:
-        ctx = open_context(load_settings(config))
+        settings = load_settings(config)
+        adopt_umask(settings.data_dir)
+        ctx = open_context(settings)
     except EinvoiceError as exc:
         fail(str(exc))
     try:
         yield ctx
+    except NotPermitted as exc:
+        fail(str(exc), NOT_PERMITTED)
     except EinvoiceError as exc:
         fail(str(exc))
     finally:
         ctx.close()
+
+
+@contextmanager
+def reading(config: Path | None) -> Iterator[Context]:
+    """A context for a read: the account running it must be on the staff register."""
+    with context(config) as ctx:
+        staff.require_role(ctx, identity.current_login(ctx), Role.VIEWER, "reading")
+        yield ctx
 
 
 def emit_json(data: Any) -> None:

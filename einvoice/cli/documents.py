@@ -1,7 +1,9 @@
-"""Documents in the database: ``init``, ``scan``, ``ingest``, ``list``, ``show``."""
+"""Documents in the database: ``init``, ``scan``, ``ingest``, ``list``, ``show`` (the last two
+for anyone on the staff register)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -9,8 +11,20 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from einvoice.cli.common import ConfigOpt, JsonOpt, app, console, context, emit_json, err, fail
+from einvoice.approval import identity, staff
+from einvoice.cli.common import (
+    ConfigOpt,
+    JsonOpt,
+    app,
+    console,
+    context,
+    emit_json,
+    err,
+    fail,
+    reading,
+)
 from einvoice.lifecycle import Status
+from einvoice.store.shared import SHARED_UMASK, group_id, share
 from einvoice.validation.report import finding_json
 from einvoice.views.queries import ListFilter, event_summary, get_case, list_invoices, summary
 from einvoice.views.tables import case_view, invoice_table
@@ -20,12 +34,26 @@ if TYPE_CHECKING:  # the intake and validation stacks load only for the commands
 
 
 @app.command()
-def init(config: ConfigOpt = None) -> None:
-    """Create (or upgrade) the database and the data folders."""
+def init(group: Annotated[str | None, typer.Option(help="OS group whose members share the data "
+                                                   "directory (setgid, group-writable)")] = None,
+         config: ConfigOpt = None) -> None:
+    """Create (or upgrade) the database and the data folders.
+
+    Whoever initialises an empty staff register becomes its first admin."""
+    if group is not None:
+        os.umask(SHARED_UMASK)
     with context(config) as ctx:
-        ctx.archive.root.mkdir(parents=True, exist_ok=True)
-        ctx.settings.inbox_dir.mkdir(parents=True, exist_ok=True)
+        folders = [ctx.settings.data_dir, ctx.archive.root, ctx.settings.export_path,
+                   ctx.settings.inbox_dir]
+        for folder in folders:
+            folder.mkdir(parents=True, exist_ok=True)
+        if group is not None:
+            share(folders, group_id(group))
         console.print(f"database ready: {ctx.engine.url.render_as_string(hide_password=True)}")
+        login = identity.current_login(ctx)
+        if staff.bootstrap(ctx, login, identity.full_name(login)):
+            console.print(f"{login} is the first admin (einvoice staff add LOGIN --name TEXT "
+                          "--role viewer|approver|admin registers the others)")
 
 
 def _report(results: list[FileResult], as_json: bool) -> None:
@@ -108,7 +136,7 @@ def list_(
     flt = ListFilter(status=status or None, seller=seller, date_from=_parse_date(since),
                      date_to=_parse_date(until), text=text,
                      limit=limit if limit is not None else (None if as_json else 100))
-    with context(config) as ctx:
+    with reading(config) as ctx:
         rows = list_invoices(ctx, flt)
     if as_json:
         emit_json([summary(inv, doc) for inv, doc in rows])
@@ -120,7 +148,7 @@ def list_(
 def show(invoice_id: Annotated[int, typer.Argument(help="invoice id from `einvoice list`")],
          config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """One invoice: header, parties, payment, totals, VAT breakdown, lines, attachments."""
-    with context(config) as ctx:
+    with reading(config) as ctx:
         case = get_case(ctx, invoice_id)
     if as_json:
         data = summary(case.invoice, case.document)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import getpass
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from einvoice.approval import identity
 from einvoice.cli.common import ConfigOpt, JsonOpt, app, console, context, emit_json, err, fail
 from einvoice.export.batch import ExportResult, export, rewrite, verify
 from einvoice.views.formatting import plain
@@ -64,7 +64,7 @@ def export_(
     if rewrite_ and batch is None:
         fail("--rewrite needs --batch ID")
     with context(config) as ctx:
-        actor = ctx.settings.user or getpass.getuser()
+        actor = identity.current_login(ctx)
         if batch is not None and not rewrite_:
             _show_check(batch, verify(ctx, batch), as_json)
             return

@@ -3,8 +3,8 @@
 Keys: a ``Submission`` is one arrival (unique by the SHA-256 of its bytes); it holds one or more
 ``Document`` rows (unique by their own SHA-256: the same bytes are never processed twice); every
 leaf document has exactly one ``Invoice`` row, the case finance staff work on, even when the
-document could not be read (status ``quarantined``). Lines, findings and audit events hang off
-the invoice.
+document could not be read (status ``quarantined``). Lines, findings, approvals and audit
+events hang off the invoice; ``Staff`` is the register of who may read and act.
 """
 
 from __future__ import annotations
@@ -130,14 +130,35 @@ class Finding(SQLModel, table=True):
     message: str = Field(sa_column=Column(Text, nullable=False))
 
 
-class Approval(SQLModel, table=True):
-    """One person's approval of an invoice; nobody approves the same invoice twice."""
+class Staff(SQLModel, table=True):
+    """A person who may read or act, by the login they authenticate with (OS account or
+    database role); approvals refer to this row, never to a typed name. ``offices`` and
+    ``steps`` are JSON lists (no offices: every office); ``amount_limit`` is in EUR (none: no
+    limit)."""
 
-    __table_args__ = (UniqueConstraint("invoice_id", "actor"),)
+    id: int | None = Field(default=None, primary_key=True)
+    login: str = Field(max_length=128, unique=True)
+    name: str = Field(max_length=256)
+    role: str = Field(max_length=16)
+    amount_limit: Decimal | None = Field(default=None, sa_type=ExactDecimal)
+    offices: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    steps: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    active: bool = True
+    created_at: datetime = Field(sa_type=AwareDateTime, default_factory=utcnow)
+
+
+class Approval(SQLModel, table=True):
+    """One signature on an invoice: the plain approval (step ``approve``) or a municipal step,
+    by an authenticated member of staff, maybe for an absent colleague; nobody signs the same
+    step of an invoice twice."""
+
+    __table_args__ = (UniqueConstraint("invoice_id", "step", "staff_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     invoice_id: int = Field(foreign_key="invoice.id", index=True)
-    actor: str = Field(max_length=128)
+    step: str = Field(max_length=32)
+    staff_id: int = Field(foreign_key="staff.id")
+    on_behalf_of_id: int | None = Field(default=None, foreign_key="staff.id")
     at: datetime = Field(sa_type=AwareDateTime, default_factory=utcnow)
 
 

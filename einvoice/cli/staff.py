@@ -1,0 +1,82 @@
+"""``einvoice staff``: the register of who may read and act (admins change it)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from einvoice.approval import identity, staff
+from einvoice.approval.staff import StaffData
+from einvoice.cli.common import ConfigOpt, JsonOpt, app, console, context, emit_json, fail, reading
+from einvoice.lifecycle import Role
+
+group = typer.Typer(help="Staff register: roles, limits, offices, approval steps.",
+                    no_args_is_help=True)
+app.add_typer(group, name="staff")
+
+
+class StaffRole(StrEnum):  # the roles a person can hold (``system`` is the service's)
+    VIEWER = Role.VIEWER.value
+    APPROVER = Role.APPROVER.value
+    ADMIN = Role.ADMIN.value
+
+
+def _limit(value: str | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        fail(f"not an amount: {value!r} (e.g. 5000 or 5000.00)")
+
+
+@group.command("add")
+def add(login: Annotated[str, typer.Argument(help="the OS account (or database login)")],
+        name: Annotated[str, typer.Option(help="the person's name")],
+        role: Annotated[StaffRole, typer.Option(help="viewer reads; approver acts on "
+                                                "invoices; admin also keeps this register")],
+        limit: Annotated[str | None, typer.Option(help="approves up to this gross amount in "
+                                                  "EUR (default: no limit)")] = None,
+        office: Annotated[list[str] | None, typer.Option(help="acts for this office only "
+                                                         "(repeatable; default: all)")] = None,
+        step: Annotated[list[str] | None, typer.Option(help="may sign this municipal step "
+                                                       "(sachlich, rechnerisch, anordnung; "
+                                                       "repeatable)")] = None,
+        config: ConfigOpt = None) -> None:
+    """Register a person, or replace what the register says of them."""
+    data = StaffData(login, name, Role(role.value), _limit(limit), tuple(office or ()),
+                     tuple(step or ()))
+    with context(config) as ctx:
+        console.print(staff.add(ctx, identity.current_login(ctx), data))
+
+
+@group.command("disable")
+def disable(login: str, config: ConfigOpt = None) -> None:
+    """Take every right away from a person (their earlier signatures stay)."""
+    with context(config) as ctx:
+        console.print(staff.disable(ctx, identity.current_login(ctx), login))
+
+
+@group.command("list")
+def list_(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Everyone on the register, by login."""
+    with reading(config) as ctx:
+        rows = staff.listing(ctx)
+    if as_json:
+        emit_json([{"login": r.login, "name": r.name, "role": r.role,
+                    "limit": None if r.amount_limit is None else str(r.amount_limit),
+                    "offices": json.loads(r.offices), "steps": json.loads(r.steps),
+                    "active": r.active} for r in rows])
+        return
+    table = Table("Login", "Name", "Rolle / role", "Limit EUR", "Ämter / offices",
+                  "Schritte / steps", "aktiv / active", title="Personal / staff")
+    for r in rows:
+        table.add_row(r.login, r.name, r.role, "" if r.amount_limit is None else
+                      str(r.amount_limit), ", ".join(json.loads(r.offices)) or "alle / all",
+                      ", ".join(json.loads(r.steps)), "ja / yes" if r.active else "nein / no")
+    console.print(table)

@@ -1,0 +1,65 @@
+"""The status machine and every decision that moves an invoice, in one place.
+
+Pure functions over the canonical model and values the caller looked up: nothing here reads
+the database, the clock or the settings object. The pipeline asks here what an ingested
+document becomes, the approval workflow which transitions are allowed, who may take them and
+when an invoice is approved, the export which invoices may go; the store then writes what was
+decided. ``machine``: statuses, the transition table, who may act; ``approvals``: four-eyes,
+the municipal steps, limits; ``ingest``: what a document becomes; ``suppliers``: warnings.
+
+Statuses (stored values): ``received`` → ``invalid`` or ``pending`` → ``approved`` (one person,
+or two different people above the four-eyes threshold, or an office's municipal steps) or
+``rejected`` → ``exported``; ``on_hold`` pauses a pending invoice; ``duplicate`` and
+``quarantined`` end at ingest; ``closed`` ends an invalid, duplicate or quarantined document.
+"""
+
+from einvoice.lifecycle.approvals import (
+    ANORDNUNG,
+    APPROVE_STEP,
+    SACHLICH,
+    ApprovalOutcome,
+    Signature,
+    approval,
+    approvals_needed,
+    in_euro,
+    may_sign,
+    next_step,
+    procedure,
+)
+from einvoice.lifecycle.ingest import (
+    DuplicateKey,
+    IngestDecision,
+    decide_ingest,
+    duplicate_key,
+    pay_by,
+    seller_key,
+    skonto_deadline,
+    status_after_validation,
+)
+from einvoice.lifecycle.machine import (
+    NOT_ORIGINALS,
+    STAFF_ROLES,
+    TRANSITIONS,
+    Action,
+    Member,
+    NotPermitted,
+    Role,
+    Status,
+    Transition,
+    WorkflowError,
+    authorise,
+    check_transition,
+    require,
+    role_covers,
+)
+from einvoice.lifecycle.suppliers import iban_ok, normalise_iban, supplier_flags
+
+__all__ = [
+    "ANORDNUNG", "APPROVE_STEP", "NOT_ORIGINALS", "SACHLICH", "STAFF_ROLES", "TRANSITIONS",
+    "Action", "ApprovalOutcome", "DuplicateKey", "IngestDecision", "Member", "NotPermitted",
+    "Role", "Signature", "Status", "Transition", "WorkflowError", "approval",
+    "approvals_needed", "authorise", "check_transition", "decide_ingest", "duplicate_key",
+    "iban_ok", "in_euro", "may_sign", "next_step", "normalise_iban", "pay_by", "procedure",
+    "require", "role_covers", "seller_key", "skonto_deadline", "status_after_validation",
+    "supplier_flags",
+]

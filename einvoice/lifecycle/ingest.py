@@ -1,0 +1,94 @@
+"""The ingest decisions: what a read and validated document becomes (status, duplicate key,
+office, pay-by, Skonto)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from einvoice.lifecycle.machine import Status
+from einvoice.model import Invoice
+from einvoice.validation.findings import Verdict
+from einvoice.validation.leitweg import office_for
+
+
+def status_after_validation(verdict: Verdict | None) -> Status:
+    """accept → pending, reject → invalid; no verdict (the validation engine failed) leaves it
+    received, to be validated again."""
+    if verdict is None or verdict is Verdict.UNDEFINED:
+        return Status.RECEIVED
+    return Status.PENDING if verdict is Verdict.ACCEPT else Status.INVALID
+
+
+def seller_key(model: Invoice) -> str | None:
+    """Who the seller is for duplicate detection: VAT id if given, else the normalised name."""
+    if model.seller.vat_id:
+        return model.seller.vat_id.replace(" ", "").upper()
+    if model.seller.name:
+        return " ".join(model.seller.name.split()).casefold()
+    return None
+
+
+@dataclass(frozen=True)
+class DuplicateKey:
+    """Same seller, number, type and gross total: the same invoice sent again."""
+
+    seller_key: str
+    number: str
+    type_code: str | None
+    gross_total: Decimal
+
+
+def duplicate_key(model: Invoice) -> DuplicateKey | None:
+    """The key to look an earlier copy up by; None when the invoice lacks a part of it."""
+    seller = seller_key(model)
+    gross = model.totals.with_vat
+    if seller is None or model.number is None or gross is None:
+        return None
+    return DuplicateKey(seller, model.number, model.type_code, gross)
+
+
+def pay_by(model: Invoice, payment_days: int) -> date | None:
+    """BT-9 when given, else the invoice date plus the configured payment target."""
+    if model.due_date:
+        return model.due_date
+    return model.issue_date + timedelta(days=payment_days) if model.issue_date else None
+
+
+def skonto_deadline(model: Invoice) -> tuple[date, Decimal] | None:
+    """The discount earliest to lose: (last day, percent) of the shortest Skonto term, counted
+    from the invoice date (BT-2) as the XRechnung Skonto terms say."""
+    terms = model.skonto
+    if not terms or model.issue_date is None:
+        return None
+    first = min(terms, key=lambda term: term.days)
+    return model.issue_date + timedelta(days=first.days), first.percent
+
+
+@dataclass(frozen=True)
+class IngestDecision:
+    """What an ingested invoice becomes: its status and the values that order the inbox."""
+
+    status: Status
+    office: str | None = None
+    pay_by: date | None = None
+    skonto_until: date | None = None
+    skonto_percent: Decimal | None = None
+    account: str | None = None
+
+
+def decide_ingest(model: Invoice | None, verdict: Verdict | None, duplicate_of: int | None,
+                  routes: Mapping[str, str], payment_days: int) -> IngestDecision:
+    """Unreadable → quarantined; an earlier copy → duplicate; else by the verdict. The office
+    comes from the Leitweg-ID (BT-10), the account is pre-filled from BT-19."""
+    if model is None:
+        return IngestDecision(Status.QUARANTINED)
+    status = Status.DUPLICATE if duplicate_of is not None else status_after_validation(verdict)
+    skonto = skonto_deadline(model)
+    return IngestDecision(
+        status=status, office=office_for(model.buyer_reference, routes),
+        pay_by=pay_by(model, payment_days), skonto_until=skonto[0] if skonto else None,
+        skonto_percent=skonto[1] if skonto else None,
+        account=model.buyer_accounting_reference)
