@@ -328,6 +328,19 @@ def test_without_a_finance_office_a_suspicious_notice_is_not_sent_anywhere(
     assert "`finance_office_email` is not set" in caplog.text
 
 
+def test_an_unknown_supplier_without_an_iban_is_told_as_before(
+        ctx: Context, corpus: Path, mailer: Sink) -> None:
+    ctx.settings.finance_office_email = FINANCE
+    assert ctx.settings.smtp is not None
+    ctx.settings.smtp.send_receipts = False
+    no_iban = re.sub(rb"<cac:PayeeFinancialAccount>.*?</cac:PayeeFinancialAccount>", b"",
+                     invalid_xml(corpus), flags=re.S)
+    queue_for_ingest(ctx, mail_in(ctx, no_iban))
+    send_pending(ctx)
+    (mail,) = mailer.mails
+    assert mail["To"] == SUPPLIER and "Rechnungsstelle" not in mail.get_content()
+
+
 def test_an_iban_on_file_in_other_spelling_is_normal(
         ctx: Context, corpus: Path, mailer: Sink) -> None:
     on_file(ctx, "de79 0000 0000 1234 5678 90," + IBANS[1])
@@ -339,10 +352,8 @@ def test_an_iban_on_file_in_other_spelling_is_normal(
 
 
 @pytest.mark.parametrize(("ibans", "known", "suspicious"), [
-    ([], None, False),  # unknown supplier, no IBAN: nothing to pay to
-    ([IBANS[0]], None, True),  # unknown supplier naming an IBAN
-    ([], [], False),
-    ([IBANS[0]], [], True),  # on file without any IBAN
+    ([], [], False),  # no IBAN: nothing to pay to, even for an unknown supplier
+    ([IBANS[0]], [], True),  # unknown supplier, or on file without any IBAN
     ([IBANS[0]], [IBANS[0]], False),
     ([IBANS[0], IBANS[1]], [IBANS[0]], True),  # one new IBAN is enough
     ([IBANS[1], IBANS[0]], [IBANS[0]], True),
@@ -350,7 +361,7 @@ def test_an_iban_on_file_in_other_spelling_is_normal(
     (["de79 0000 0000 1234 5678 90"], [IBANS[0]], False),  # spelled otherwise
     ([IBANS[0]], ["de79 0000 0000 1234 5678 90"], False),
 ])
-def test_iban_suspicious(ibans: list[str], known: list[str] | None, suspicious: bool) -> None:
+def test_iban_suspicious(ibans: list[str], known: list[str], suspicious: bool) -> None:
     assert iban_suspicious(ibans, known) is suspicious
 
 

@@ -11,7 +11,7 @@ supplier by a known way.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from email.utils import parseaddr
 
 from einvoice.lifecycle import iban_ok, normalise_iban
@@ -27,11 +27,9 @@ def address(text: str | None) -> str | None:
     return addr if "@" in addr.strip("@") else None
 
 
-def iban_suspicious(ibans: Sequence[str], known_ibans: Iterable[str] | None) -> bool:
-    """The invoice names an IBAN and the supplier is not on file (``known_ibans`` None), or one
-    of its IBANs is invalid or not among the supplier's known ones."""
-    if known_ibans is None:
-        return bool(ibans)
+def iban_suspicious(ibans: Iterable[str], known_ibans: Iterable[str]) -> bool:
+    """One of the invoice's IBANs is invalid or not among the supplier's known ones (none when
+    the supplier is not on file: then any IBAN is)."""
     known = {normalise_iban(i) for i in known_ibans}
     return any(not iban_ok(i) or normalise_iban(i) not in known for i in ibans)
 
@@ -39,7 +37,7 @@ def iban_suspicious(ibans: Sequence[str], known_ibans: Iterable[str] | None) -> 
 def invoice_suspicious(inv: t.Invoice, supplier: t.Supplier | None) -> bool:
     """``iban_suspicious`` for a stored invoice and its supplier master entry."""
     return iban_suspicious([i for i in (inv.ibans or "").split(",") if i],
-                           None if supplier is None else supplier.ibans.split(","))
+                           [] if supplier is None else supplier.ibans.split(","))
 
 
 def recipient(sub: t.Submission, inv: t.Invoice, supplier: t.Supplier | None,
