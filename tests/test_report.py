@@ -113,3 +113,23 @@ def test_report_on_an_empty_database(ctx: Context, tmp_path: Path) -> None:
     doc = lxml_html.fromstring(out.read_bytes())
     assert len(doc.xpath("//*[local-name()='svg']")) == 4
     assert doc.get_element_by_id("median").text == "–"
+
+
+def test_nothing_is_due_on_a_finished_document(ctx: Context, corpus: Path) -> None:
+    """Due soon lists every status but the finished ones, closed by a person included."""
+    from einvoice.lifecycle import Status
+
+    data = (corpus / XR / "01.01_comprehensive_test_ubl.xml").read_bytes()
+    today = date.today()
+    ids = {}
+    for status in Status:
+        ids[status] = _ingest(ctx, data.replace(b"<cbc:ID>1234567</cbc:ID>",
+                                                f"<cbc:ID>S-{status}</cbc:ID>".encode(), 1),
+                              "cli", f"{status}.xml")
+        with ctx.engine.begin() as conn:
+            conn.execute(update(t.Invoice).where(col(t.Invoice.id) == ids[status])
+                         .values(status=status, skonto_until=today + timedelta(days=1)))
+    finished = {Status.REJECTED, Status.INVALID, Status.DUPLICATE, Status.QUARANTINED,
+                Status.CLOSED}
+    due = {d.invoice_id for d in gather(ctx, today).due_soon}
+    assert due == {ids[s] for s in Status if s not in finished}

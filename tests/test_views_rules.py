@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import pwd
 import re
 import zipfile
 from datetime import UTC, datetime
@@ -32,6 +34,7 @@ from einvoice.views.queries import UNASSIGNED, Case, InboxRow, get_case, inbox
 from einvoice.views.render import render_invoice_html
 from einvoice.views.status import service_status, status_view
 from tests import system
+from tests.conftest import register
 
 XR = "valid/xrechnung-testsuite/technical-cases/cius/01.01_comprehensive_test_ubl.xml"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -76,7 +79,7 @@ def cli(ctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type:
         assert result.exit_code == code, result.output
         return result.stdout
 
-    invoke("init")  # whoever runs the tests becomes the first admin: reads need a role
+    register(ctx, pwd.getpwuid(os.geteuid()).pw_name, role="viewer")  # reads need a role
     return invoke
 
 

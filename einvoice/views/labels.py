@@ -199,6 +199,8 @@ STATUS: Mapping[Status, StatusWords] = {
     Status.QUARANTINED: StatusWords("nicht lesbar", "unreadable",
                                     "keine lesbare elektronische Rechnung",
                                     "not a readable electronic invoice"),
+    Status.CLOSED: StatusWords("erledigt", "closed", "abgeschlossen, wird nicht bearbeitet",
+                               "closed, will not be processed"),
 }
 
 

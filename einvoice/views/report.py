@@ -29,7 +29,8 @@ from einvoice.views.charts import chart_approval, chart_exported, chart_received
 from einvoice.views.formatting import day, duration, local_time, money, percent
 from einvoice.views.labels import status_words
 
-CLOSED = (Status.REJECTED, Status.INVALID, Status.DUPLICATE, Status.QUARANTINED)
+CLOSED = (Status.REJECTED, Status.INVALID, Status.DUPLICATE, Status.QUARANTINED,
+          Status.CLOSED)  # nothing is due on these
 TOP_RULES = 10
 SOON_DAYS = 7
 
