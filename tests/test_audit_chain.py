@@ -6,6 +6,7 @@ changed behind the workflow's back."""
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -57,6 +58,13 @@ CHANGED: dict[str, Any] = dict(prev_hash="f" * 64, invoice_id=8, at=AT + timedel
                                actor="mallory", action="approve", reason="falsche Stelle",
                                before="on_hold", after="approved",
                                detail='{"office": ["Kämmerei", "Stadtkasse"]}')
+
+
+def test_every_column_of_the_table_is_in_the_hash() -> None:
+    # a new column must go into the hash (or be the id, which only orders the chain)
+    columns = {c.name for c in t.AuditEvent.__table__.columns}  # type: ignore[attr-defined]
+    assert columns == {*inspect.signature(chain.event_hash).parameters, "id", "hash"}
+    assert set(FIELDS) == set(inspect.signature(chain.event_hash).parameters)
 
 
 @pytest.mark.parametrize("field", sorted(FIELDS))

@@ -1,29 +1,34 @@
 """Each business rule of the export, pinned at its boundary: how an invoice is booked in DATEV,
-exactly-once, what ``export --batch ID`` reports, and what is fsynced before the rename."""
+exactly-once, what ``export --batch ID`` reports, what is fsynced before the rename, and that
+only what was approved goes (an invoice changed since its approval is refused and reported)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
-from einvoice.approval import workflow
+from einvoice.approval import audit, workflow
 from einvoice.approval.suppliers import SupplierData, save_supplier
 from einvoice.cli import app
 from einvoice.context import Context
+from einvoice.errors import NotFound
 from einvoice.export import batch
 from einvoice.export.plan import Batch
 from einvoice.export.write import Written, write_batch
 from einvoice.lifecycle import Status
 from einvoice.pipeline import Submission, ingest
+from einvoice.scheduler.jobs import EXPORT, Service
 from einvoice.store import tables as t
 from tests.test_export import read_datev
 
@@ -296,3 +301,165 @@ def test_every_file_and_folder_synced_before_the_rename(
     assert {tmp / name for name in names} <= before
     assert {tmp, tmp / "originals"} <= before
     assert ("fsync", final.parent) in events[at + 2:]
+
+
+# ------------------------------------------------------------------ only what was approved
+
+IBAN, FORGED = "DE79000000001234567890", "DE02120300000000202051"  # TWO_LINES pays to IBAN
+
+
+def _content(ctx: Context, inv: int) -> dict[str, Any]:
+    with ctx.engine.connect() as conn:
+        return audit.approved_content(conn, inv)
+
+
+def _set(ctx: Context, table: Any, row_id: int, **values: Any) -> None:
+    with ctx.engine.begin() as conn:
+        conn.execute(update(table).where(col(table.id) == row_id).values(**values))
+
+
+def _pay_to(ctx: Context, inv: int, iban: str) -> None:
+    """Edit the IBAN inside the stored invoice data (what the neutral export writes)."""
+    with Session(ctx.engine) as s:
+        row = s.get(t.Invoice, inv)
+        assert row is not None and row.model_json is not None
+        data = json.loads(row.model_json)
+        data["payment"]["credit_transfers"][0]["account_id"] = iban
+    _set(ctx, t.Invoice, inv, model_json=json.dumps(data))
+
+
+def _line(ctx: Context, inv: int, position: int, **values: Any) -> None:
+    with ctx.engine.begin() as conn:
+        conn.execute(update(t.InvoiceLine).where(col(t.InvoiceLine.invoice_id) == inv,
+                                                 col(t.InvoiceLine.position) == position)
+                     .values(**values))
+
+
+def _document(ctx: Context, inv: int) -> int:
+    with Session(ctx.engine) as s:
+        row = s.get(t.Invoice, inv)
+        assert row is not None
+        return row.document_id
+
+
+# what is edited in the database after approval, one per value the approval vouches for
+EDITS: dict[str, Callable[[Context, int], None]] = {
+    "gross_total": lambda ctx, i: _set(ctx, t.Invoice, i, gross_total=Decimal("9336.90")),
+    "currency": lambda ctx, i: _set(ctx, t.Invoice, i, currency="USD"),
+    "ibans": lambda ctx, i: _set(ctx, t.Invoice, i, ibans=f"{IBAN},{FORGED}"),
+    "account": lambda ctx, i: _set(ctx, t.Invoice, i, account="4711"),
+    "cost_centre": lambda ctx, i: _set(ctx, t.Invoice, i, cost_centre="KS-X"),
+    "lines": lambda ctx, i: _line(ctx, i, 2, account="4500"),
+    "data_sha256": lambda ctx, i: _pay_to(ctx, i, FORGED),
+    "original_sha256": lambda ctx, i: _set(ctx, t.Document, _document(ctx, i), sha256="f" * 64),
+}
+
+
+def test_the_approval_event_carries_what_was_approved(ctx: Context, corpus: Path) -> None:
+    inv = _add(ctx, corpus, TWO_LINES, "R-CONTENT", account="3400", cost_centre="KS-A")
+    _line(ctx, inv, 1, cost_centre="KS-L")
+    with Session(ctx.engine) as s:
+        row, doc = s.get(t.Invoice, inv), s.get(t.Document, _document(ctx, inv))
+        assert row is not None and row.model_json is not None and doc is not None
+        data_sha = hashlib.sha256(row.model_json.encode()).hexdigest()
+        event = s.exec(select(t.AuditEvent).where(col(t.AuditEvent.action) == "approve")).one()
+    assert _content(ctx, inv) == {
+        "gross_total": "336.9", "currency": "EUR", "ibans": [IBAN], "account": "3400",
+        "cost_centre": "KS-A", "lines": [{"position": 1, "account": None, "cost_centre": "KS-L"}],
+        "data_sha256": data_sha, "original_sha256": doc.sha256}
+    assert json.loads(event.detail or "") == _content(ctx, inv) | {"lines": []}
+    with ctx.engine.begin() as conn:  # an amount kept with trailing zeros reads the same
+        conn.execute(text("UPDATE invoice SET gross_total = '336.90', ibans = NULL, "
+                          "model_json = NULL WHERE id = :id"), {"id": inv})
+    assert {k: _content(ctx, inv)[k] for k in ("gross_total", "ibans", "data_sha256")} == {
+        "gross_total": "336.9", "ibans": [], "data_sha256": None}
+    with pytest.raises(NotFound) as missing:
+        _content(ctx, inv + 1)
+    assert str(missing.value) == f"no invoice with id {inv + 1}"
+
+
+@pytest.mark.parametrize("field", list(EDITS))
+def test_a_value_changed_after_approval_is_not_exported(ctx: Context, corpus: Path,
+                                                        field: str) -> None:
+    keep = _add(ctx, corpus, TWO_LINES, "R-KEEP")
+    inv = _add(ctx, corpus, TWO_LINES, "R-EDIT", account="3400", cost_centre="KS-A")
+    before = _content(ctx, inv)
+    EDITS[field](ctx, inv)
+    after = _content(ctx, inv)
+    assert [k for k in before if before[k] != after[k]] == [field]
+    old, new = (json.dumps(c[field], ensure_ascii=False, sort_keys=True) for c in (before, after))
+    refusal = {"id": inv, "reason": f"changed since approval: {field} {old} → {new}"}
+    dry = batch.export(ctx, "bob", dry_run=True)
+    assert ([p.invoice_id for p in dry.planned], dry.to_json()["refused"]) == ([keep], [refusal])
+    result = batch.export(ctx, "bob")  # the batch goes on without it
+    assert (result.invoice_ids, result.to_json()["refused"]) == ([keep], [refusal])
+    assert _batches(ctx) == {1: [keep]}
+    assert _state(ctx, inv) == (Status.APPROVED, None)
+    again = batch.export(ctx, "bob")  # refused every time, and no empty batch
+    assert (again.batch_id, again.to_json()["refused"]) == (None, [refusal])
+    assert batch.run_export(ctx, "bob") == batch.ExportResult(refused=again.refused)
+
+
+def test_the_reason_names_every_change(ctx: Context, corpus: Path) -> None:
+    inv = _add(ctx, corpus, TWO_LINES, "R-TWO")
+    EDITS["gross_total"](ctx, inv)
+    EDITS["ibans"](ctx, inv)
+    assert [r.to_json() for r in batch.export(ctx, "bob").refused] == [{"id": inv, "reason": (
+        'changed since approval: gross_total "336.9" → "9336.9"; ibans ["DE79000000001234567890"]'
+        ' → ["DE79000000001234567890", "DE02120300000000202051"]')}]
+
+
+def test_the_approval_that_approved_counts(ctx: Context, corpus: Path) -> None:
+    ctx.settings.four_eyes_threshold = Decimal("100")  # two approvals, an assignment between
+    inv = _add(ctx, corpus, TWO_LINES, "R-4EYES", approve=False)
+    assert workflow.approve(ctx, inv, "alice").after == Status.PENDING
+    workflow.assign(ctx, inv, "alice", "4711", None)
+    assert workflow.approve(ctx, inv, "bob").after == Status.APPROVED
+    assert [p.invoice_id for p in batch.export(ctx, "bob", dry_run=True).planned] == [inv]
+    _set(ctx, t.Invoice, inv, account=None)  # as the first approval saw it: still a change
+    assert [r.to_json() for r in batch.export(ctx, "bob").refused] == [
+        {"id": inv, "reason": 'changed since approval: account "4711" → null'}]
+
+
+def _approval_detail(ctx: Context, inv: int, detail: str | None) -> None:
+    with ctx.engine.begin() as conn:
+        conn.execute(update(t.AuditEvent).where(col(t.AuditEvent.invoice_id) == inv,
+                                                col(t.AuditEvent.action) == "approve")
+                     .values(detail=detail))
+
+
+def test_what_no_approval_vouches_for_is_not_exported(ctx: Context, corpus: Path) -> None:
+    behind = _add(ctx, corpus, TWO_LINES, "R-BEHIND", approve=False)
+    _set_status(ctx, behind, Status.APPROVED)  # approved behind the workflow
+    legacy = _add(ctx, corpus, TWO_LINES, "R-LEGACY")
+    _approval_detail(ctx, legacy, None)  # as approvals were before they recorded content
+    partial = _add(ctx, corpus, TWO_LINES, "R-PARTIAL")
+    _approval_detail(ctx, partial, json.dumps(
+        {k: v for k, v in _content(ctx, partial).items() if k != "lines"}))
+    more = _add(ctx, corpus, TWO_LINES, "R-STEP")  # more in the event (a step) is fine
+    _approval_detail(ctx, more, json.dumps(_content(ctx, more) | {"step": "anordnung"}))
+    result = batch.export(ctx, "bob")
+    nothing = "its approval does not record what was approved"
+    assert (result.invoice_ids, [r.to_json() for r in result.refused]) == ([more], [
+        {"id": behind, "reason": "no approval in the audit trail"},
+        {"id": legacy, "reason": nothing}, {"id": partial, "reason": nothing}])
+
+
+def test_refusals_show_in_the_json_and_the_nightly_job(
+        ctx: Context, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    inv = _add(ctx, corpus, TWO_LINES, "R-JOB")
+    EDITS["currency"](ctx, inv)
+    reason = 'changed since approval: currency "EUR" → "USD"'
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EINVOICE_DATA_DIR", str(ctx.settings.data_dir))
+    monkeypatch.setenv("EINVOICE_DATABASE_URL", str(ctx.settings.database_url))
+    cli = CliRunner().invoke(app, ["export", "--json"])
+    assert (cli.exit_code, json.loads(cli.stdout)["refused"]) == (0, [{"id": inv,
+                                                                       "reason": reason}])
+    keep = _add(ctx, corpus, TWO_LINES, "R-JOB-OK")
+    assert Service(ctx).export()
+    with Session(ctx.engine) as s:
+        run = s.exec(select(t.JobRun).where(col(t.JobRun.job) == EXPORT)).one()
+    assert (run.ok, run.detail) == (False, "batch id=1 invoice_count=1 gross_total=336.9; "
+                                           f"invoice {inv} not exported: {reason}")
+    assert _batches(ctx) == {1: [keep]}

@@ -19,6 +19,8 @@ def _show(result: ExportResult) -> None:
     for bid in result.lost:
         err.print(f"[yellow]batch {bid}: folder missing[/yellow] "
                   f"(einvoice export --batch {bid} --rewrite)")
+    for refusal in result.refused:
+        err.print(f"[red]invoice {refusal.invoice_id} not exported:[/red] {refusal.reason}")
     if result.dry_run:
         table = Table("id", "number", "seller", "type", "gross", "Konto", "Gegenkonto", "KOST1")
         for p in result.planned:

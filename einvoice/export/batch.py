@@ -7,8 +7,9 @@ lock, so exporters on several machines wait for each other):
    ``batch-<id>-…`` folder whose id has no ``ExportBatch`` row (renamed, but the database commit
    never came) is first renamed to ``.tmp-…`` and then deleted; its invoices are still
    ``approved`` and go again.
-2. Plan (``plan``): the approved invoices not yet in a batch (by id), how each is booked, the
-   batch id (highest recorded + 1) and its time.
+2. Plan (``plan``): the approved invoices not yet in a batch (by id), less those that differ
+   from what was approved (``vouch``: refused, reported in the result), how each is booked, the
+   batch id (highest recorded + 1), its time and the audit chain's head.
 3. Write (``write``) the batch into ``.tmp-batch-<id>-<random>``, every file and folder fsynced;
    rename it to ``batch-<id>-<YYYYMMDD>``; fsync the parent.
 4. Record (``record``) it in one transaction: the ``ExportBatch`` row, the invoices
@@ -40,10 +41,12 @@ from sqlmodel import Session, select
 from einvoice.context import Context
 from einvoice.errors import NotFound
 from einvoice.export.folders import TMP_PREFIX, discard, publish
-from einvoice.export.plan import Batch, ExportError, Planned, next_batch, preview
+from einvoice.export.plan import Batch, ExportError, Planned, next_batch, preview, refused
 from einvoice.export.record import Stale, record, recorded
+from einvoice.export.vouch import Refusal
 from einvoice.export.write import MANIFEST, Written, write_batch
 from einvoice.store import tables as t
+from einvoice.store.chain import Head
 from einvoice.views.formatting import plain
 
 EXPORT_LOCK = "export-batch"  # one exporter at a time, also across machines
@@ -66,12 +69,14 @@ class ExportResult:
     planned: list[Planned] = field(default_factory=list)
     dry_run: bool = False
     rewritten: bool = False
+    refused: list[Refusal] = field(default_factory=list)  # approved, but not as they are now
 
     @classmethod
     def of(cls, batch: Batch, folder: Path, written: Written, *,
            rewritten: bool = False) -> ExportResult:
         return cls(batch.info.batch_id, folder, batch.invoice_ids, batch.gross_total,
-                   list(written.files), written.manifest_sha256, rewritten=rewritten)
+                   list(written.files), written.manifest_sha256, rewritten=rewritten,
+                   refused=list(batch.refused))
 
     @property
     def id(self) -> int | None:
@@ -87,7 +92,8 @@ class ExportResult:
                 "gross_total": plain(self.gross_total), "files": self.files,
                 "manifest_sha256": self.manifest_sha256, "cleaned": self.cleaned,
                 "lost": self.lost, "dry_run": self.dry_run, "rewritten": self.rewritten,
-                "planned": [p.to_json() for p in self.planned]}
+                "planned": [p.to_json() for p in self.planned],
+                "refused": [r.to_json() for r in self.refused]}
 
 
 @dataclass(frozen=True)
@@ -127,7 +133,7 @@ def recover(ctx: Context) -> Recovered:
 def export(ctx: Context, actor: str, *, dry_run: bool = False) -> ExportResult:
     """Export every approved invoice not yet exported into one new batch (or nothing)."""
     if dry_run:
-        return ExportResult(planned=preview(ctx), dry_run=True)
+        return ExportResult(planned=preview(ctx), dry_run=True, refused=refused(ctx))
     with ctx.lock(EXPORT_LOCK):
         found = recover(ctx)
         for _attempt in range(_ATTEMPTS):
@@ -139,16 +145,17 @@ def export(ctx: Context, actor: str, *, dry_run: bool = False) -> ExportResult:
 
 
 def run_export(ctx: Context, actor: str) -> ExportResult | None:
-    """The nightly job's entry point: the new batch, or None when nothing was approved."""
+    """The nightly job's entry point: the new batch and the refused invoices, or None when
+    there was neither."""
     result = export(ctx, actor)
-    return result if result.batch_id is not None else None
+    return result if result.batch_id is not None or result.refused else None
 
 
 def _export_once(ctx: Context, actor: str) -> ExportResult | None:
     """One plan → write → record round; None when the batch went stale before its commit."""
     batch = next_batch(ctx, actor)
-    if batch is None:
-        return ExportResult()
+    if batch is None or not batch.entries:
+        return ExportResult(refused=list(batch.refused) if batch else [])
     root = ctx.settings.export_path
     written = write_batch(ctx, batch)
     try:
@@ -206,3 +213,21 @@ def verify(ctx: Context, batch_id: int) -> list[str]:
         elif hashlib.sha256(path.read_bytes()).hexdigest() != entry["sha256"]:
             problems.append(f"altered: {entry['name']}")
     return problems
+
+
+def manifest_anchors(ctx: Context) -> list[tuple[str, Head]]:
+    """The audit chain heads the batch folders' manifests anchor, with each manifest's path
+    (folders without a manifest, and batches written before anchors, have none)."""
+    root = ctx.settings.export_path
+    out = []
+    for entry in sorted(root.iterdir()) if root.is_dir() else []:
+        path = entry / MANIFEST
+        if not (_BATCH_DIR.match(entry.name) and path.is_file()):
+            continue
+        try:
+            data = json.loads(path.read_bytes())
+            if "audit_anchor" in data:
+                out.append((str(path), Head.from_json(data["audit_anchor"])))
+        except ValueError as exc:
+            raise ExportError(f"{path}: not a readable manifest ({exc})") from exc
+    return out

@@ -10,8 +10,9 @@ The booking rules live here and nowhere else. For one invoice:
 - KOST1 (cost centre) = the assigned cost centre, else the supplier's;
 - an account assigned to one line (``assign --line``) books that line (with ``datev_per_line``).
 
-The invoices taken are those ``approved`` and in no batch, by id; the batch gets the next id and
-a time truncated to milliseconds (what the files and the database both keep).
+The invoices taken are those ``approved`` and in no batch, by id, except those refused because
+they differ from what was approved (``vouch``); the batch gets the next id, a time truncated to
+milliseconds (what the files and the database both keep) and the audit chain's head before it.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from einvoice.context import Context
 from einvoice.errors import EinvoiceError
 from einvoice.export import BatchInfo, DatevParams, ExportItem, LineBooking
 from einvoice.export.folders import folder_name, safe_name
+from einvoice.export.vouch import Refusal, refusals
 from einvoice.lifecycle import Status
 from einvoice.model import Invoice as InvoiceModel
+from einvoice.store import chain
 from einvoice.store import tables as t
 from einvoice.store.types import utcnow
 from einvoice.views.formatting import plain
@@ -72,6 +75,8 @@ class Batch:
     info: BatchInfo
     params: DatevParams
     entries: tuple[Entry, ...]
+    head: chain.Head | None = None  # the audit chain before the batch (None: older batches)
+    refused: tuple[Refusal, ...] = ()  # left out, reported, never written
 
     @property
     def items(self) -> list[ExportItem]:
@@ -121,10 +126,14 @@ def params_from_settings(ctx: Context) -> DatevParams:
                        timezone=s.timezone)
 
 
-def _candidates(s: Session) -> list[t.Invoice]:
-    return list(s.exec(select(t.Invoice).where(col(t.Invoice.status) == Status.APPROVED,
-                                               col(t.Invoice.export_batch_id).is_(None))
-                       .order_by(col(t.Invoice.id))).all())
+def _candidates(s: Session) -> tuple[list[t.Invoice], list[Refusal]]:
+    """The invoices the next batch takes, and the approved ones it refuses."""
+    approved = list(s.exec(select(t.Invoice).where(col(t.Invoice.status) == Status.APPROVED,
+                                                   col(t.Invoice.export_batch_id).is_(None))
+                           .order_by(col(t.Invoice.id))).all())
+    refused = refusals(s.connection(), [inv.id for inv in approved if inv.id is not None])
+    out = {r.invoice_id for r in refused}
+    return [inv for inv in approved if inv.id not in out], refused
 
 
 def _book(ctx: Context, s: Session, inv: t.Invoice) -> Booking:
@@ -141,7 +150,7 @@ def preview(ctx: Context) -> list[Planned]:
     """What the next export would take (nothing is written)."""
     with Session(ctx.engine) as s:
         out = []
-        for inv in _candidates(s):
+        for inv in _candidates(s)[0]:
             assert inv.id is not None
             b = _book(ctx, s, inv)
             out.append(Planned(inv.id, inv.number, inv.seller_name, inv.type_code,
@@ -150,11 +159,19 @@ def preview(ctx: Context) -> list[Planned]:
         return out
 
 
-def next_batch(ctx: Context, actor: str) -> Batch | None:
-    """The next batch: every invoice approved and in no batch (None when there is none)."""
+def refused(ctx: Context) -> list[Refusal]:
+    """The approved invoices the next export would refuse (nothing is written)."""
     with Session(ctx.engine) as s:
-        invoices = _candidates(s)
-        if not invoices:
+        return _candidates(s)[1]
+
+
+def next_batch(ctx: Context, actor: str) -> Batch | None:
+    """The next batch: every invoice approved, in no batch and not refused (None when there is
+    no approved invoice; a batch without entries when every one was refused)."""
+    with Session(ctx.engine) as s:
+        head = chain.head(s.connection())
+        invoices, refused_ = _candidates(s)
+        if not invoices and not refused_:
             return None
         batch_id = (s.exec(select(func.max(t.ExportBatch.id))).one() or 0) + 1
         created = utcnow()
@@ -162,7 +179,7 @@ def next_batch(ctx: Context, actor: str) -> Batch | None:
         params = params_from_settings(ctx)
         info = BatchInfo(batch_id, created, actor, folder_name(batch_id, created, params.zone))
         bookings = {inv.id: _book(ctx, s, inv) for inv in invoices if inv.id is not None}
-        return Batch(info, params, entries(ctx, s, invoices, bookings))
+        return Batch(info, params, entries(ctx, s, invoices, bookings), head, tuple(refused_))
 
 
 def entries(ctx: Context, s: Session, invoices: Sequence[t.Invoice],

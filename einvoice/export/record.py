@@ -2,7 +2,8 @@
 
 The transaction inserts the ``ExportBatch`` row (with the manifest's SHA-256), sets the
 invoices ``exported`` with the batch id, appends one audit event per invoice carrying the
-accounts it was booked on and one batch event carrying the DATEV settings used. The update
+accounts it was booked on and one batch event carrying the DATEV settings used and the audit
+chain's head its manifest anchors. The update
 takes only invoices still ``approved`` and in no batch: if any of the batch's invoices changed
 since it was planned (or a batch with its id appeared), :class:`Stale` is raised and nothing is
 recorded, so the folder written from the old state must be discarded.
@@ -17,6 +18,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, insert, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -90,10 +92,15 @@ def _commit(conn: Connection, batch: Batch, folder: Path, manifest_sha256: str,
                  after=None, detail={"batch": info.batch_id, "folder": info.folder,
                                      "manifest_sha256": manifest_sha256,
                                      "datev": batch.params.to_json(),
-                                     "invoices": len(batch.entries)})
+                                     "invoices": len(batch.entries)} | _head(batch))
     if conn.dialect.name == "postgresql":  # ids are chosen here: keep the sequence ahead
         conn.execute(text("SELECT setval(pg_get_serial_sequence('exportbatch', 'id'), "
                           "(SELECT max(id) FROM exportbatch))"))
+
+
+def _head(batch: Batch) -> dict[str, Any]:
+    """The chain head the manifest anchors, kept for ``rewrite`` (older batches have none)."""
+    return {} if batch.head is None else {"head": batch.head.to_json()}
 
 
 def recorded(ctx: Context, batch_id: int) -> Recorded:
@@ -109,6 +116,7 @@ def recorded(ctx: Context, batch_id: int) -> Recorded:
             .order_by(col(t.AuditEvent.id))).all()
         bookings: dict[int, Booking] = {}
         params: DatevParams | None = None
+        head: chain.Head | None = None
         for ev in events:
             detail = json.loads(ev.detail) if ev.detail else {}
             if detail.get("batch") != batch_id:
@@ -118,8 +126,9 @@ def recorded(ctx: Context, batch_id: int) -> Recorded:
                                                   detail["cost_centre"])
             elif ev.action == "export-batch":
                 params = DatevParams.from_json(detail["datev"])
+                head = chain.Head.from_json(detail["head"]) if "head" in detail else None
         if params is None or any(inv.id not in bookings for inv in invoices):
             raise ExportError(f"batch {batch_id}: the audit trail lacks its export events")
         info = BatchInfo(batch_id, row.created_at, row.actor, Path(row.folder).name)
-        return Recorded(Batch(info, params, entries(ctx, s, invoices, bookings)),
+        return Recorded(Batch(info, params, entries(ctx, s, invoices, bookings), head),
                         row.manifest_sha256)

@@ -3,8 +3,9 @@ folder fsynced before the caller renames it to its final name (``folders.publish
 
 The folder holds the DATEV file(s), ``invoices.csv``, ``invoices.jsonl``, ``originals/`` (the
 archived bytes unchanged) and ``manifest.json``: the SHA-256 and size of every other file, the
-invoices, the totals and the DATEV settings. The manifest's own SHA-256 is what the batch record
-keeps, so one digest vouches for the whole folder.
+invoices, the totals, the DATEV settings and the audit chain's head before the batch (an
+anchor outside the database: ``einvoice audit verify`` checks the chain against it). The
+manifest's own SHA-256 is what the batch record keeps, so one digest vouches for the folder.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def _manifest(batch: Batch, files: list[dict[str, Any]]) -> bytes:
     for item in batch.items:
         cur = item.model.currency or ""
         totals[cur] = totals.get(cur, Decimal(0)) + item.signed_gross
-    manifest = {
+    manifest: dict[str, Any] = {
         "format": "einvoice-export/1", "batch": info.batch_id,
         "created_at": info.created_at.astimezone(UTC).isoformat(), "actor": info.actor,
         "folder": info.folder, "invoice_count": len(batch.entries),
@@ -88,4 +89,6 @@ def _manifest(batch: Batch, files: list[dict[str, Any]]) -> bytes:
                       "files": list(i.files)} for i in batch.items],
         "files": files,
     }
+    if batch.head is not None:  # batches written before anchors carry none: keep their bytes
+        manifest["audit_anchor"] = batch.head.to_json()
     return (json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode()

@@ -151,7 +151,13 @@ class Service:
                 # imported late: the export stack loads only here (and may be absent)
                 batch = importlib.import_module("einvoice.export.batch").run_export(
                     self.ctx, ACTOR)
-                run.note("nothing to export" if batch is None else f"batch {_describe(batch)}")
+                if batch is None:
+                    run.note("nothing to export")
+                elif getattr(batch, "id", None) is not None:  # else: every invoice refused
+                    run.note(f"batch {_describe(batch)}")
+                for refusal in getattr(batch, "refused", ()):  # a person must look: failed
+                    run.note(f"invoice {refusal.invoice_id} not exported: {refusal.reason}",
+                             ok=False)
             return True
 
 

@@ -4,16 +4,21 @@ Each event's hash covers its content and the previous event's hash, so editing o
 event breaks the chain at that point; ``prev_hash`` is unique, so concurrent writers cannot
 fork it (the loser retries). The caller decides what happened; this module only writes it, in
 the caller's transaction. Checking the chain is the auditor's job: ``approval.audit``.
+
+The chain has no secret: whoever can write the table can recompute it. What pins it is its
+:class:`Head` kept outside the database (export manifests, ``einvoice audit anchor``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 from sqlmodel import col
 
 from einvoice.store import tables as t
@@ -21,6 +26,7 @@ from einvoice.store.types import utcnow
 
 GENESIS = "0" * 64
 _HEAD = select(col(t.AuditEvent.hash)).order_by(col(t.AuditEvent.id).desc()).limit(1)
+_SHA256 = re.compile("[0-9a-f]{64}")
 
 
 def event_hash(prev_hash: str, invoice_id: int | None, at: datetime, actor: str, action: str,
@@ -44,3 +50,45 @@ def append(conn: Connection, *, invoice_id: int | None, actor: str, action: str,
         "before": before, "after": after, "detail": detail_text, "prev_hash": prev,
         "hash": digest})
     return digest
+
+
+@dataclass(frozen=True)
+class Head:
+    """The newest event and how many events lead up to it (the empty chain: 0, GENESIS)."""
+
+    events: int
+    hash: str
+    event_id: int | None = None
+    at: str | None = None  # the event's time, ISO 8601 in UTC, as kept in anchors
+
+    def to_json(self) -> dict[str, Any]:
+        return {"events": self.events, "hash": self.hash, "event_id": self.event_id,
+                "at": self.at}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Head:
+        """Read a head back; ValueError when it is not one."""
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        events, digest, event_id, at = (data.get(k) for k in ("events", "hash", "event_id", "at"))
+        if type(events) is not int or events < 0:
+            raise ValueError(f"events must be a count, not {events!r}")
+        if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+            raise ValueError(f"hash must be 64 lowercase hex digits, not {digest!r}")
+        if (event_id is None) != (events == 0) or not (event_id is None
+                                                       or type(event_id) is int):
+            raise ValueError(f"event_id {event_id!r} does not fit {events} events")
+        if not (at is None or isinstance(at, str)):
+            raise ValueError(f"at must be a time, not {at!r}")
+        return cls(events, digest, event_id, at)
+
+
+def head(conn: Connection) -> Head:
+    """The chain's head now, read in one statement (a consistent snapshot on PostgreSQL too)."""
+    total = select(func.count()).select_from(t.AuditEvent).scalar_subquery()
+    row = conn.execute(select(col(t.AuditEvent.id), col(t.AuditEvent.hash),
+                              col(t.AuditEvent.at), total)
+                       .order_by(col(t.AuditEvent.id).desc()).limit(1)).first()
+    if row is None:
+        return Head(0, GENESIS)
+    return Head(row[3], row.hash, row.id, row.at.astimezone(UTC).isoformat())
