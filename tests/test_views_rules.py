@@ -112,6 +112,11 @@ def test_unreadable_document_page_shows_file_hash_error_and_arrival(
     shown = cli("show", str(invoice_id))
     assert case.document.sha256 in shown and "kaputt.xml" in shown and "5\xa0Byte" in shown
     assert json.loads(cli("show", str(invoice_id), "--json"))["status"] == "quarantined"
+    _set(ctx, invoice_id, status="closed", note="Werbung, keine Rechnung")  # `einvoice close`
+    cli("view", str(invoice_id), "-o", "closed.html")
+    closed = _facts((tmp_path / "closed.html").read_text())
+    assert (closed["Status"], closed["Vermerk"]) == ("erledigt (closed)", "Werbung, keine Rechnung")
+    assert "Werbung, keine Rechnung" in cli("show", str(invoice_id))
 
 
 def test_unreadable_document_prints_to_pdf(ctx: Context, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -156,13 +161,14 @@ def test_duplicate_page_names_the_invoice_it_repeats(ctx: Context, cli, tmp_path
 
 
 def _case(*, office: str | None = None, size: int = 5, verdict: str | None = None,
-          scenario: str | None = None, model: bool = True, **sub: str) -> Case:
+          scenario: str | None = None, model: bool = True, note: str | None = None,
+          **sub: str) -> Case:
     """A case in memory (no database): a readable invoice unless ``model`` is False."""
     from einvoice.model import Invoice
 
     received = datetime(2026, 7, 1, 10, 5, tzinfo=UTC)
     inv = t.Invoice(id=7, document_id=1, status="pending", office=office, verdict=verdict,
-                    scenario=scenario, received_at=received)
+                    scenario=scenario, note=note, received_at=received)
     doc = t.Document(id=1, submission_id=1, sha256=SHA, size=size, filename="r.xml",
                      kind="ubl-invoice")
     submission = t.Submission(id=1, sha256=SHA, size=size, channel=sub.pop("channel", "mail"),
@@ -181,7 +187,9 @@ def test_case_facts_at_their_boundaries() -> None:
         "keine: die Leitweg-ID passt zu keiner Stelle (unassigned)")
     assert facts(_case(office="Tiefbauamt"))["Stelle"] == "Tiefbauamt"
     assert "Stelle" not in facts(_case(model=False))
-    assert "Prüfergebnis" not in facts(_case())
+    assert "Prüfergebnis" not in facts(_case()) and "Vermerk" not in facts(_case())
+    assert facts(_case(note="Doppelt eingereicht", model=False))["Vermerk"] == (
+        "Doppelt eingereicht")  # why a person closed, rejected or held it
     assert facts(_case(verdict="accept"))["Prüfergebnis"] == "angenommen (accept)"
     assert facts(_case(verdict="reject", scenario="S"))["Prüfergebnis"] == (
         "abgelehnt (reject), Szenario S")

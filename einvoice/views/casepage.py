@@ -40,6 +40,8 @@ def case_section(case: Case, zone: ZoneInfo) -> CaseSection:
     """The case's facts in German, times in ``zone``."""
     inv, doc = case.invoice, case.document
     facts = [("Vorgang", str(inv.id)), ("Status", f"{status_words(inv.status).de} ({inv.status})")]
+    if inv.note:  # why it was rejected, held or closed
+        facts.append(("Vermerk", inv.note))
     if inv.verdict:
         facts.append(("Prüfergebnis", f"{VERDICT_DE.get(inv.verdict, inv.verdict)} "
                       f"({inv.verdict})" + (f", Szenario {inv.scenario}" if inv.scenario else "")))
