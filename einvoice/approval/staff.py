@@ -4,7 +4,8 @@ A login is what authentication yields (OS account or database role) and is compa
 login that differs from a registered one only in case is refused, so that one person cannot
 hold two entries that look alike. Every change is an audit event by the admin who made it, and
 the last active admin can be neither disabled nor demoted. Whoever initialises an empty
-register becomes its first admin.
+register becomes its first admin. With ``identity = "database"`` a login is a PostgreSQL role,
+which ``staff add`` grants what staff need (the audit table: insert only).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from einvoice.errors import EinvoiceError
 from einvoice.lifecycle import Member, Role, require
 from einvoice.store import chain
 from einvoice.store import tables as t
+from einvoice.store.grants import grant_staff
 
 LOGIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}")
 STEPS: tuple[str, ...] = get_args(ApprovalStep)
@@ -123,6 +125,8 @@ def add(ctx: Context, admin: str, data: StaffData) -> str:
                 raise StaffError(f"{data.login} is the last admin: make someone else admin "
                                  "first")
             conn.execute(update(t.Staff).where(col(t.Staff.login) == data.login).values(values))
+        if ctx.settings.identity == "database":  # the login is a database role: its rights
+            grant_staff(conn, data.login)
         detail = {k: str(v) if isinstance(v, Decimal) else v for k, v in values.items()}
         _audit(conn, admin, "staff-add", found.role if found else None, data.role,
                detail)
