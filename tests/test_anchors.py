@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -136,6 +137,17 @@ def test_the_head_is_the_newest_event_and_how_many_lead_to_it(ctx: Context,
     assert head(ctx) == Head(5, newest.hash, trail.ids[5], trail.heads[6].at)
 
 
+def test_the_head_time_is_utc_whatever_the_local_zone(ctx: Context, trail: Trail,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        assert head(ctx) == trail.heads[6]
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
 def test_a_head_reads_back_from_its_json() -> None:
     for h in (Head(0, GENESIS), Head(6, "a" * 64, 9, "2026-01-31T12:00:00+00:00")):
         assert Head.from_json(json.loads(json.dumps(h.to_json()))) == h
@@ -243,6 +255,13 @@ def test_deleting_a_middle_event_breaks_the_link(ctx: Context, trail: Trail) -> 
     remove(ctx, trail.ids[3])
     assert audit.verify(ctx.engine, [trail.pin(6)]) == ChainCheck(
         False, 4, trail.ids[4], BROKEN, 1, 0)
+
+
+def test_an_edited_event_is_found_by_its_hash(ctx: Context, trail: Trail) -> None:
+    with ctx.engine.begin() as conn:
+        conn.execute(update(EVENTS).where(EVENTS.c.id == trail.ids[4]).values(actor="mallory"))
+    assert audit.verify(ctx.engine, [trail.pin(3), trail.pin(6)]) == ChainCheck(
+        False, 5, trail.ids[4], "content does not match its hash (the event was edited)", 2, 3)
 
 
 def test_reordering_two_events_breaks_the_link(ctx: Context, trail: Trail) -> None:

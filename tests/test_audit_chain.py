@@ -16,6 +16,7 @@ from sqlalchemy import delete, insert, text, update
 from sqlmodel import Session, col, select
 
 from einvoice.approval import audit, workflow
+from einvoice.approval.anchors import Anchor
 from einvoice.approval.audit import ChainCheck
 from einvoice.context import Context
 from einvoice.store import chain
@@ -204,6 +205,17 @@ def test_a_status_changed_behind_the_workflow_is_found(ctx: Context) -> None:
     with ctx.engine.begin() as conn:
         conn.execute(update(t.Invoice).where(col(t.Invoice.id) == b).values(status="approved"))
     assert audit.verify(ctx.engine) == ChainCheck(False, 6, None, status_problem(b, "approved"))
+
+
+def test_a_status_changed_behind_the_workflow_is_found_past_the_anchors(ctx: Context) -> None:
+    _, b, _ = trail(ctx)
+    with ctx.engine.connect() as conn:
+        pin = Anchor("kept", chain.head(conn))
+    change = update(t.Invoice).where(col(t.Invoice.id) == b).values(status="approved")
+    with ctx.engine.begin() as conn:
+        conn.execute(change)
+    assert audit.verify(ctx.engine, [pin]) == ChainCheck(
+        False, 6, None, status_problem(b, "approved"), anchors=1, anchored=6)
 
 
 def test_verify_walks_the_chain_in_id_order_whatever_the_physical_order(ctx: Context) -> None:
