@@ -173,7 +173,7 @@ GOOD: dict[str, Any] = {"events": 6, "hash": "a" * 64, "event_id": 9, "at": None
     (GOOD | {"event_id": "9"}, "event_id '9' does not fit 6 events"),
     (GOOD | {"at": 5}, "at must be a time, not 5"),
 ])
-def test_a_head_that_is_none_is_refused(data: Any, message: str) -> None:
+def test_what_is_not_a_head_is_refused(data: Any, message: str) -> None:
     with pytest.raises(ValueError) as refused:
         Head.from_json(data)
     assert str(refused.value) == message
