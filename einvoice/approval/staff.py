@@ -92,10 +92,19 @@ def _last_admin(conn: Connection, login: str) -> bool:
     return others.scalar_one() == 0
 
 
+def _entry(data: StaffData) -> dict[str, Any]:
+    """What the register keeps of ``data``, as the audit event records it."""
+    return {"login": data.login, "name": data.name.strip(), "role": str(data.role),
+            "limit": None if data.limit is None else str(data.limit),
+            "offices": sorted(set(data.offices)), "steps": sorted(set(data.steps))}
+
+
 def _values(data: StaffData) -> dict[str, Any]:
-    return {"login": data.login, "name": data.name.strip(), "role": data.role,
-            "amount_limit": data.limit, "offices": json.dumps(sorted(set(data.offices))),
-            "steps": json.dumps(sorted(set(data.steps))), "active": True}
+    entry = _entry(data)
+    return {"login": data.login, "name": entry["name"], "role": data.role,
+            "amount_limit": data.limit, "active": True,
+            "offices": json.dumps(entry["offices"], ensure_ascii=False),
+            "steps": json.dumps(entry["steps"])}
 
 
 def _audit(conn: Connection, admin: str, action: str, before: str | None, after: str,
@@ -127,9 +136,8 @@ def add(ctx: Context, admin: str, data: StaffData) -> str:
             conn.execute(update(t.Staff).where(col(t.Staff.login) == data.login).values(values))
         if ctx.settings.identity == "database":  # the login is a database role: its rights
             grant_staff(conn, data.login)
-        detail = {k: str(v) if isinstance(v, Decimal) else v for k, v in values.items()}
         _audit(conn, admin, "staff-add", found.role if found else None, data.role,
-               detail)
+               _entry(data))
     return f"{data.login} is {'now' if found else 'registered as'} {data.role}"
 
 
@@ -152,7 +160,7 @@ def bootstrap(ctx: Context, login: str, name: str) -> bool:
     with ctx.lock("staff-register"), ctx.engine.begin() as conn:
         if conn.execute(select(func.count()).select_from(t.Staff)).scalar_one():
             return False
-        values = _values(StaffData(login, name or login, Role.ADMIN))
-        conn.execute(insert(t.Staff), values)
-        _audit(conn, login, "staff-add", None, Role.ADMIN, {**values, "first_admin": True})
+        first = StaffData(login, name or login, Role.ADMIN)
+        conn.execute(insert(t.Staff), _values(first))
+        _audit(conn, login, "staff-add", None, Role.ADMIN, {**_entry(first), "first_admin": True})
     return True

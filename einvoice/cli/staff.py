@@ -67,16 +67,17 @@ def list_(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Everyone on the register, by login."""
     with reading(config) as ctx:
         rows = staff.listing(ctx)
+    limits = {r.login: None if r.amount_limit is None else f"{r.amount_limit.normalize():f}"
+              for r in rows}  # 5000, whether stored as 5000.00 or NUMERIC(28, 10)
     if as_json:
-        emit_json([{"login": r.login, "name": r.name, "role": r.role,
-                    "limit": None if r.amount_limit is None else str(r.amount_limit),
+        emit_json([{"login": r.login, "name": r.name, "role": r.role, "limit": limits[r.login],
                     "offices": json.loads(r.offices), "steps": json.loads(r.steps),
                     "active": r.active} for r in rows])
         return
     table = Table("Login", "Name", "Rolle / role", "Limit EUR", "Ämter / offices",
                   "Schritte / steps", "aktiv / active", title="Personal / staff")
     for r in rows:
-        table.add_row(r.login, r.name, r.role, "" if r.amount_limit is None else
-                      str(r.amount_limit), ", ".join(json.loads(r.offices)) or "alle / all",
+        table.add_row(r.login, r.name, r.role, limits[r.login] or "",
+                      ", ".join(json.loads(r.offices)) or "alle / all",
                       ", ".join(json.loads(r.steps)), "ja / yes" if r.active else "nein / no")
     console.print(table)
