@@ -294,3 +294,23 @@ def test_the_database_login_is_the_identity(pg_url: str, db_role: str, tmp_path:
     finally:
         as_role.close()
         owner.close()
+
+
+def test_a_database_login_without_grants_is_told(pg_url: str, db_role: str, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import psycopg
+
+    from einvoice.store import retry
+
+    open_context(load_settings(data_dir=tmp_path / "data", database_url=pg_url)).close()
+    schema = pg_url.rsplit("%3D", 1)[1]  # the test's private schema (search_path)
+    with psycopg.connect(pg_url.replace("+psycopg", "").split("?")[0], autocommit=True) as conn:
+        conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO {db_role}")  # but no table
+    monkeypatch.setattr(retry, "pause", lambda attempt: None)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EINVOICE_DATABASE_URL", pg_url.replace("postgres@", f"{db_role}@"))
+    monkeypatch.setenv("EINVOICE_IDENTITY", "database")
+    refused = CliRunner().invoke(app, ["list", "--json"])
+    assert refused.exit_code == 3, refused.output
+    assert "the database refused this login (permission denied for table" in " ".join(
+        refused.output.split())

@@ -77,6 +77,9 @@ def test_an_admin_registers_and_changes_people(office: Context) -> None:
         "mueller", Role.APPROVER, True, Decimal("2500.50"),
         frozenset({"Tiefbauamt", "Kämmerei"}), frozenset({"anordnung", "sachlich"}),
         found.staff_id)
+    with Session(office.engine) as s:  # kept readable
+        assert s.exec(select(t.Staff.offices).where(t.Staff.login == "mueller")).one() == (
+            '["Kämmerei", "Tiefbauamt"]')
     assert staff_events(office)[-1] == ("root", "staff-add", None, "approver", {
         "login": "mueller", "name": "Marie Müller", "role": "approver", "limit": "2500.50",
         "offices": ["Kämmerei", "Tiefbauamt"], "steps": ["anordnung", "sachlich"]})
@@ -121,7 +124,7 @@ def test_what_an_entry_may_hold(office: Context, data: StaffData, message: str) 
 
 
 def test_what_an_entry_may_hold_at_its_edges(office: Context) -> None:
-    for login in ("m" * 128, "m.mueller@stadt", "_svc", "x-1"):
+    for login in ("m" * 128, "m.mueller@stadt", "_svc", "x-1", "x", "7"):
         staff.add(office, "root", StaffData(login, "M", Role.VIEWER, Decimal("0")))
         assert entry(office, login) is not None
 

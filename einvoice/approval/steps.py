@@ -23,13 +23,14 @@ Plan = tuple[tuple[str, int], ...]
 
 def plan(settings: Settings, office: str | None, gross_total: Decimal | None,
          currency: str | None) -> Plan:
-    steps = settings.approval_steps.get(office, []) if office else []
-    return lifecycle.procedure(steps, lifecycle.approvals_needed(
-        gross_total, currency, settings.four_eyes_threshold, settings.eur_rates))
+    return lifecycle.procedure(settings.approval_steps.get(office or "") or [],
+                               lifecycle.approvals_needed(gross_total, currency,
+                                                          settings.four_eyes_threshold,
+                                                          settings.eur_rates))
 
 
 def signatures(conn: Connection, invoice_ids: Iterable[int]) -> dict[int, list[Signature]]:
-    """The signatures of each invoice, oldest first, naming staff by their login."""
+    """The signatures of each invoice, naming staff by their login."""
     staff: Any = t.Staff.__table__  # type: ignore[attr-defined]
     signer, colleague = staff.alias("signer"), staff.alias("colleague")
     rows = conn.execute(
@@ -37,8 +38,7 @@ def signatures(conn: Connection, invoice_ids: Iterable[int]) -> dict[int, list[S
                colleague.c.login)
         .join(signer, signer.c.id == col(t.Approval.staff_id))
         .outerjoin(colleague, colleague.c.id == col(t.Approval.on_behalf_of_id))
-        .where(col(t.Approval.invoice_id).in_(list(invoice_ids)))
-        .order_by(col(t.Approval.id)))
+        .where(col(t.Approval.invoice_id).in_(list(invoice_ids))))
     found: dict[int, list[Signature]] = {}
     for invoice_id, step, by, for_whom in rows:
         found.setdefault(invoice_id, []).append(Signature(step, by, for_whom))

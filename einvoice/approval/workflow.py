@@ -57,7 +57,7 @@ class Acting:
     """The authenticated actor and the colleague acted for, whose rights then count."""
 
     actor: Member
-    colleague: Member | None = None
+    colleague: Member | None
 
     @property
     def rights(self) -> Member:
@@ -75,7 +75,7 @@ def _acting(conn: Connection, actor: str, on_behalf: OnBehalf | None, action: Ac
             office: str | None) -> Acting:
     """Only an admin may act for a colleague, and only in what the colleague may do."""
     if on_behalf is None:
-        return Acting(lifecycle.authorise(actor, staff.lookup(conn, actor), action, office))
+        return Acting(lifecycle.authorise(actor, staff.lookup(conn, actor), action, office), None)
     admin = lifecycle.require(actor, staff.lookup(conn, actor), Role.ADMIN,
                               f"acting on behalf of {on_behalf.login}")
     return Acting(admin, lifecycle.authorise(on_behalf.login,

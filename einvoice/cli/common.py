@@ -11,6 +11,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import DBAPIError
 
 from einvoice.approval import identity, staff
 from einvoice.config import load_settings
@@ -28,6 +29,7 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", envvar="EINVOI
                                                 help="TOML settings file")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 NOT_PERMITTED = 3  # exit code: unknown, disabled or insufficient account
+INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL: a login role without the grants staff get
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -50,6 +52,11 @@ def context(config: Path | None) -> Iterator[Context]:
         fail(str(exc), NOT_PERMITTED)
     except EinvoiceError as exc:
         fail(str(exc))
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) != INSUFFICIENT_PRIVILEGE:
+            raise
+        fail(f"the database refused this login ({str(exc.orig).splitlines()[0]}): an admin "
+             "registers it with `einvoice staff add`", NOT_PERMITTED)
     finally:
         ctx.close()
 

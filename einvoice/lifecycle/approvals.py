@@ -45,7 +45,7 @@ class Signature:
 
     step: str
     by: str
-    on_behalf_of: str | None = None
+    on_behalf_of: str | None
 
     @property
     def people(self) -> frozenset[str]:
@@ -83,7 +83,7 @@ class ApprovalOutcome:
     status: Status
     have: int  # signatures of the signed step, this one included
     needed: int
-    next_step: str | None = None
+    next_step: str | None
 
 
 def approval(invoice_id: int, new: Signature, earlier: Sequence[Signature],
