@@ -251,3 +251,20 @@ def test_state_changes_by_a_viewer_exit_3(cli: Run, corpus: Path) -> None:
             refused.output.split())
     shown = json.loads(cli("vera", "show", "--json", i).stdout)
     assert (shown["status"], [e["action"] for e in shown["history"]]) == ("pending", ["ingest"])
+
+
+def test_supplier_master_data_is_the_admins(cli: Run) -> None:
+    """The IBANs on file decide which invoices look suspicious: approvers do not change them."""
+    cli("anna", "init")
+    cli("anna", "staff", "add", "bert", "--name", "Bert", "--role", "approver")
+    for command in (["supplier", "add", "--name", "Muster GmbH", "--iban",
+                     "DE02120300000000202051"], ["supplier", "token", "create", "--supplier",
+                                                 "1"], ["supplier", "token", "revoke", "1"]):
+        refused = cli("bert", *command, code=3)
+        assert ("bert has the role approver: changing supplier master data needs the role "
+                "admin") in " ".join(refused.output.split())
+    assert json.loads(cli("bert", "supplier", "list", "--json").stdout) == []
+    cli("anna", "supplier", "add", "--name", "Muster GmbH")
+    assert [r["name"] for r in json.loads(cli("bert", "supplier", "list", "--json").stdout)] == [
+        "Muster GmbH"]
+    cli("nina", "supplier", "list", code=3)

@@ -64,8 +64,15 @@ def context(config: Path | None) -> Iterator[Context]:
 @contextmanager
 def reading(config: Path | None) -> Iterator[Context]:
     """A context for a read: the account running it must be on the staff register."""
+    with as_staff(config, Role.VIEWER, "reading") as ctx:
+        yield ctx
+
+
+@contextmanager
+def as_staff(config: Path | None, needed: Role, doing: str) -> Iterator[Context]:
+    """A context for a command only staff holding ``needed`` may run."""
     with context(config) as ctx:
-        staff.require_role(ctx, identity.current_login(ctx), Role.VIEWER, "reading")
+        staff.require_role(ctx, identity.current_login(ctx), needed, doing)
         yield ctx
 
 

@@ -1,4 +1,5 @@
-"""``einvoice supplier``: supplier master data and the suppliers' upload tokens."""
+"""``einvoice supplier``: supplier master data and the suppliers' upload tokens (admins change
+them; anyone on the staff register reads them)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ from typing import Annotated
 import typer
 
 from einvoice.approval.suppliers import SupplierData, save_supplier, suppliers
-from einvoice.cli.common import ConfigOpt, JsonOpt, app, console, context, emit_json
+from einvoice.cli.common import ConfigOpt, JsonOpt, app, as_staff, console, emit_json, reading
+from einvoice.lifecycle import Role
 from einvoice.views.tables import supplier_table
 
 supplier_app = typer.Typer(help="Supplier master data.", no_args_is_help=True)
 app.add_typer(supplier_app, name="supplier")
 token_app = typer.Typer(help="API tokens suppliers upload invoices with.", no_args_is_help=True)
 supplier_app.add_typer(token_app, name="token")
+# the IBANs on file decide which invoices look suspicious: kept apart from approving
+MASTER_DATA = "changing supplier master data"
 
 
 @supplier_app.command("add")
@@ -25,7 +29,7 @@ def supplier_add(name: Annotated[str, typer.Option()],
                  creditor: Annotated[str | None, typer.Option(help="creditor account")] = None,
                  config: ConfigOpt = None) -> None:
     """Add or update a supplier (matched by VAT id, else by name); IBANs are added."""
-    with context(config) as ctx:
+    with as_staff(config, Role.ADMIN, MASTER_DATA) as ctx:
         row = save_supplier(ctx, SupplierData(name, vat_id, tuple(iban or ()), account,
                                               cost_centre, creditor))
     console.print(supplier_table([row]))
@@ -34,7 +38,7 @@ def supplier_add(name: Annotated[str, typer.Option()],
 @supplier_app.command("list")
 def supplier_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """The supplier master data."""
-    with context(config) as ctx:
+    with reading(config) as ctx:
         rows = suppliers(ctx)
     if as_json:
         emit_json([{"id": r.id, "name": r.name, "vat_id": r.vat_id,
@@ -52,7 +56,7 @@ def token_create(supplier: Annotated[int, typer.Option("--supplier", help="suppl
     """Create an upload token; it is printed once and cannot be shown again."""
     from einvoice.approval.tokens import create_token
 
-    with context(config) as ctx:
+    with as_staff(config, Role.ADMIN, MASTER_DATA) as ctx:
         token_id, token = create_token(ctx, supplier, label)
     console.print(f"token {token_id} for supplier {supplier} (shown only now):", highlight=False)
     typer.echo(token)
@@ -63,6 +67,6 @@ def token_revoke(token_id: int, config: ConfigOpt = None) -> None:
     """Revoke an upload token; uploads with it are refused from now on."""
     from einvoice.approval.tokens import revoke_token
 
-    with context(config) as ctx:
+    with as_staff(config, Role.ADMIN, MASTER_DATA) as ctx:
         revoke_token(ctx, token_id)
     console.print(f"token {token_id} revoked")
