@@ -507,7 +507,9 @@ def test_a_staff_role_may_add_events_but_not_change_them(pg_url: str, tmp_path: 
                 conn.execute(update(t.Invoice).values(note="x"))
             for sql in ("UPDATE auditevent SET actor = 'mallory'", "DELETE FROM auditevent",
                         "TRUNCATE auditevent", "DELETE FROM invoice",
-                        "UPDATE alembic_version SET version_num = 'x'"):
+                        "UPDATE alembic_version SET version_num = 'x'",
+                        "UPDATE staff SET role = 'admin'", "UPDATE supplier SET ibans = 'X'",
+                        "INSERT INTO staff (login, name, role) VALUES ('m', 'M', 'admin')"):
                 with pytest.raises(ProgrammingError) as refused, staff.engine.begin() as conn:
                     conn.execute(text(sql))
                 assert "permission denied" in str(refused.value), sql

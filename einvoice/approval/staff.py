@@ -135,7 +135,7 @@ def add(ctx: Context, admin: str, data: StaffData) -> str:
                                  "first")
             conn.execute(update(t.Staff).where(col(t.Staff.login) == data.login).values(values))
         if ctx.settings.identity == "database":  # the login is a database role: its rights
-            grant_staff(conn, data.login)
+            grant_staff(conn, data.login, admin=data.role == Role.ADMIN)
         _audit(conn, admin, "staff-add", found.role if found else None, data.role,
                _entry(data))
     return f"{data.login} is {'now' if found else 'registered as'} {data.role}"

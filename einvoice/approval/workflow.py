@@ -162,7 +162,8 @@ def reject(ctx: Context, invoice_id: int, actor: str, reason: str, *,
 
     def decide(conn: Connection, row: Row[Any], acting: Acting) -> tuple[
             str, dict[str, Any], None, str]:
-        outbox.queue_rejection(conn, invoice_id, reason, ctx.settings.zone)
+        outbox.queue_rejection(conn, invoice_id, reason, ctx.settings.zone,
+                               ctx.settings.finance_office_email)
         return Status.REJECTED, {"note": reason}, None, f"invoice {invoice_id} rejected"
 
     return _change(ctx, invoice_id, actor, Action.REJECT, decide, reason, on_behalf)

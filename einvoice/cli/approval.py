@@ -55,7 +55,7 @@ def inbox_(office: Annotated[str | None, typer.Option(help="default: settings `o
         upcoming = steps.next_steps(ctx, [r.invoice for r in rows])
     if as_json:
         emit_json([{**summary(r.invoice, r.document), "pay_by": r.invoice.pay_by,
-                    "skonto_until": r.invoice.skonto_until, "office": r.invoice.office,
+                    "skonto_until": r.invoice.skonto_until, "office": r.office,
                     "flags": r.flags, "next_step": upcoming.get(r.invoice.id or 0)}
                    for r in rows])
     else:

@@ -15,11 +15,14 @@ from einvoice.store import tables as t
 
 AUDIT = t.AuditEvent.__tablename__
 READ_ONLY = "alembic_version"  # the schema version: staff commands check it, never move it
+# who may act and whom we pay: written by admins only, or anyone could make himself admin or
+# put his own IBAN on file
+ADMIN_ONLY = (t.Staff.__tablename__, t.Supplier.__tablename__)
 
 
-def grant_staff(conn: Connection, role: str) -> bool:
-    """Grant the existing login ``role`` what staff need in the current schema (in the
-    caller's transaction); False on SQLite, where there is nothing to grant."""
+def grant_staff(conn: Connection, role: str, *, admin: bool = False) -> bool:
+    """Grant the existing login ``role`` what staff (``admin``: an admin) need in the current
+    schema, in the caller's transaction; False on SQLite, where there is nothing to grant."""
     if conn.dialect.name != "postgresql":
         return False
     quote = conn.dialect.identifier_preparer.quote
@@ -32,6 +35,8 @@ def grant_staff(conn: Connection, role: str) -> bool:
         table = f"{schema}.{quote(name)}"
         rights = {AUDIT: "SELECT, INSERT", READ_ONLY: "SELECT"}.get(name,
                                                                      "SELECT, INSERT, UPDATE")
+        if name in ADMIN_ONLY and not admin:
+            rights = "SELECT"
         conn.execute(text(f"REVOKE ALL ON {table} FROM {who}"))
         conn.execute(text(f"GRANT {rights} ON {table} TO {who}"))
     conn.execute(text(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {schema} "
