@@ -249,6 +249,7 @@ def test_token_commands(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyP
         assert result.exit_code == code, result.output
         return result.stdout
 
+    run("init")  # whoever sets up the data directory is its first admin
     run("supplier", "add", "--name", "Muster GmbH")
     out = run("supplier", "token", "create", "--supplier", "1", "--label", "ERP")
     token = out.strip().splitlines()[-1]

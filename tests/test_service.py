@@ -81,6 +81,7 @@ def test_scheduler_scans_the_drop_folder_and_stops_cleanly(
         shutil.copy(corpus / INVOICE, settings.inbox_dir / "a.xml")
         assert wait_for(lambda: _invoices(ctx) == 1, 30)
         assert wait_for(lambda: (settings.inbox_dir / "processed" / "a.xml").exists(), 10)
+        assert wait_for(lambda: bool(_runs(ctx, "notify")), 30)  # its first run comes later
     finally:
         stop.set()
         thread.join(30)
