@@ -694,6 +694,20 @@ def test_update_by_name_without_vat_id(ctx: Context) -> None:
                                    None)]
 
 
+def test_the_supplier_address_on_file_is_kept_and_checked(ctx: Context) -> None:
+    row = save_supplier(ctx, SupplierData("Muster GmbH", "DE123456789", (B,),
+                                          email="buchhaltung@muster.example"))
+    assert row.email == "buchhaltung@muster.example"
+    assert save_supplier(ctx, SupplierData("Muster GmbH", "DE123456789")).email == (
+        "buchhaltung@muster.example")  # not given: kept
+    for bad in ("Muster <buchhaltung@muster.example>", "kein-at.example", ""):
+        with pytest.raises(SupplierError) as refused:
+            save_supplier(ctx, SupplierData("Muster GmbH", "DE123456789", email=bad))
+        assert str(refused.value) == f"not an e-mail address: {bad!r}"
+    assert save_supplier(ctx, SupplierData("Muster GmbH", "DE123456789")).email == (
+        "buchhaltung@muster.example")
+
+
 def test_an_invalid_iban_saves_nothing(ctx: Context) -> None:
     save_supplier(ctx, SupplierData("Muster GmbH", "DE123456789", (A,)))
     with pytest.raises(SupplierError) as refused:

@@ -84,9 +84,10 @@ def known(ctx: Context) -> t.Supplier:
     return on_file(ctx, ",".join(IBANS))
 
 
-def on_file(ctx: Context, ibans: str) -> t.Supplier:
+def on_file(ctx: Context, ibans: str, email: str | None = None) -> t.Supplier:
     with Session(ctx.engine, expire_on_commit=False) as s:
-        supplier = t.Supplier(name="[Seller name]", vat_id="ATU123456789", ibans=ibans)
+        supplier = t.Supplier(name="[Seller name]", vat_id="ATU123456789", ibans=ibans,
+                              email=email)
         s.add(supplier)
         s.commit()
     return supplier
@@ -292,6 +293,27 @@ def test_rejection_of_an_invoice_with_a_new_iban_goes_to_the_finance_office_only
     assert f"- neue IBAN / IBAN not on file {IBANS[0]}\n" in body
     assert body.count("Die Bankverbindung ist uns nicht bekannt.") == 2
     assert body.count("-- English") == 1 and body.index("Guten Tag") > body.index(IBANS[0])
+
+
+def test_a_suspicious_invoice_of_a_supplier_with_an_address_on_file_is_told_there(
+        ctx: Context, corpus: Path, mailer: Sink) -> None:
+    """GIVEN the supplier master knows the supplier's address, WHEN an invoice with a new IBAN is
+    rejected, THEN the notice goes to that address (not the finance office, not the invoice's
+    or the mail's), without the finance office's note."""
+    on_file(ctx, IBANS[1], email="Buchhaltung <buchhaltung@lieferant.example>")
+    ctx.settings.finance_office_email = FINANCE
+    assert ctx.settings.smtp is not None
+    ctx.settings.smtp.send_receipts = False
+    sub_id = mail_in(ctx, (corpus / SAMPLE).read_bytes())
+    assert queue_for_ingest(ctx, sub_id) == []
+    with Session(ctx.engine) as s:
+        (invoice_id,) = s.exec(select(t.Invoice.id)).all()
+    assert invoice_id is not None
+    assert reject_now(ctx, invoice_id, "Die Bankverbindung ist uns nicht bekannt.") is not None
+    assert send_pending(ctx).sent == 1
+    (mail,) = mailer.mails
+    assert mail["To"] == "buchhaltung@lieferant.example"
+    assert not text_of(mail).startswith("An die Rechnungsstelle")
 
 
 def test_invalid_invoice_of_an_unknown_supplier_with_an_iban_goes_to_the_finance_office(

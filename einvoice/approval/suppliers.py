@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from einvoice.context import Context
 from einvoice.errors import EinvoiceError
 from einvoice.lifecycle import iban_ok, normalise_iban
+from einvoice.notify.recipient import address
 from einvoice.store import tables as t
 from einvoice.views.queries import supplier_for
 
@@ -29,6 +30,7 @@ class SupplierData:
     account: str | None = None
     cost_centre: str | None = None
     creditor_account: str | None = None
+    email: str | None = None
 
 
 def save_supplier(ctx: Context, data: SupplierData) -> t.Supplier:
@@ -36,6 +38,8 @@ def save_supplier(ctx: Context, data: SupplierData) -> t.Supplier:
     bad = [i for i in data.ibans if not iban_ok(i)]
     if bad:
         raise SupplierError(f"invalid IBAN: {', '.join(bad)}")
+    if data.email is not None and address(data.email) != data.email.strip():
+        raise SupplierError(f"not an e-mail address: {data.email!r}")
     with Session(ctx.engine, expire_on_commit=False) as s:
         row = supplier_for(s, data.vat_id, data.name) or t.Supplier(name=data.name)
         row.name = data.name
@@ -45,6 +49,7 @@ def save_supplier(ctx: Context, data: SupplierData) -> t.Supplier:
         row.account = data.account or row.account
         row.cost_centre = data.cost_centre or row.cost_centre
         row.creditor_account = data.creditor_account or row.creditor_account
+        row.email = data.email or row.email
         s.add(row)
         s.commit()
         return row

@@ -27,11 +27,13 @@ def supplier_add(name: Annotated[str, typer.Option()],
                  account: Annotated[str | None, typer.Option()] = None,
                  cost_centre: Annotated[str | None, typer.Option("--cost-centre")] = None,
                  creditor: Annotated[str | None, typer.Option(help="creditor account")] = None,
+                 email: Annotated[str | None, typer.Option(help="the address notices about a "
+                                                           "suspicious invoice go to")] = None,
                  config: ConfigOpt = None) -> None:
     """Add or update a supplier (matched by VAT id, else by name); IBANs are added."""
     with as_staff(config, Role.ADMIN, MASTER_DATA) as ctx:
         row = save_supplier(ctx, SupplierData(name, vat_id, tuple(iban or ()), account,
-                                              cost_centre, creditor))
+                                              cost_centre, creditor, email))
     console.print(supplier_table([row]))
 
 
@@ -43,7 +45,8 @@ def supplier_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json([{"id": r.id, "name": r.name, "vat_id": r.vat_id,
                     "ibans": [i for i in r.ibans.split(",") if i], "account": r.account,
-                    "cost_centre": r.cost_centre, "creditor_account": r.creditor_account}
+                    "cost_centre": r.cost_centre, "creditor_account": r.creditor_account,
+                    "email": r.email}
                    for r in rows])
     else:
         console.print(supplier_table(rows))

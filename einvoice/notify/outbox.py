@@ -132,8 +132,10 @@ def queue_rejection(conn: Connection, invoice_id: int, reason: str, zone: ZoneIn
 
 
 def _redirected(inv: t.Invoice, supplier: t.Supplier | None) -> list[str]:
-    """The supplier warnings that send a notice to the finance office (none: to the supplier)."""
-    return flags(inv, supplier) if invoice_suspicious(inv, supplier) else []
+    """The supplier warnings that send a notice to the finance office (none: to the supplier,
+    at the address on file when the invoice is suspicious)."""
+    on_file = supplier is not None and address(supplier.email) is not None
+    return flags(inv, supplier) if invoice_suspicious(inv, supplier) and not on_file else []
 
 
 def _record(s: Session, key: str, kind: str, to: str | None,

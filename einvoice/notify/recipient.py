@@ -3,9 +3,9 @@
 Normally the sender of the mail it came in, else the seller's e-mail written in the invoice. An
 invoice whose bank account the supplier master does not vouch for may come from someone posing
 as the supplier ("please pay to our new account"), and every address in it or on its mail may
-be theirs: a notice about it goes to the supplier's address on file (the supplier master keeps
-none yet) or to the finance office (setting ``finance_office_email``), which asks the real
-supplier by a known way.
+be theirs: a notice about it goes to the supplier's address on file (``supplier add --email``)
+or, when there is none, to the finance office (setting ``finance_office_email``), which asks the
+real supplier by a known way.
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ def recipient(sub: t.Submission, inv: t.Invoice, supplier: t.Supplier | None,
               finance_office: str | None) -> str | None:
     """Where a notice about ``inv`` goes; None when there is nobody to send it to."""
     if invoice_suspicious(inv, supplier):
+        on_file = address(supplier.email) if supplier is not None else None
+        if on_file is not None:
+            return on_file
         if address(finance_office) is None:
             log.warning("invoice %s: its IBAN is not on file, so its notices go to the finance "
                         "office only, and `finance_office_email` is not set", inv.id)

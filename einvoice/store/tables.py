@@ -172,6 +172,8 @@ class Supplier(SQLModel, table=True):
     account: str | None = Field(default=None, max_length=32)
     cost_centre: str | None = Field(default=None, max_length=32)
     creditor_account: str | None = Field(default=None, max_length=16)
+    # the address we know the supplier by: notices about a suspicious invoice go only here
+    email: str | None = Field(default=None, max_length=320)
 
 
 class AuditEvent(SQLModel, table=True):
