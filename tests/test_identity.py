@@ -17,6 +17,7 @@ import grp
 import json
 import os
 import stat
+import types
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -227,8 +228,19 @@ def test_an_uid_without_a_name_cannot_act(monkeypatch: pytest.MonkeyPatch) -> No
     assert str(refused.value) == "uid 4242421 has no account name: who is acting cannot be told"
 
 
-def test_full_name_from_the_password_database() -> None:
-    assert identity.full_name("root") == "root"
+def test_full_name_from_the_password_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The name is the first comma-separated GECOS field, trimmed; none: the login."""
+    gecos = {"mueller": " Marie Müller ,Zimmer 12,0208 455-0,", "krause": "", "lena": ",x"}
+
+    def getpwnam(login: str) -> Any:
+        if login not in gecos:
+            raise KeyError(login)
+        return types.SimpleNamespace(pw_gecos=gecos[login])
+
+    monkeypatch.setattr(identity.pwd, "getpwnam", getpwnam)
+    assert identity.full_name("mueller") == "Marie Müller"
+    assert identity.full_name("krause") == "krause"
+    assert identity.full_name("lena") == "lena"
     assert identity.full_name("no-such-login-x") == "no-such-login-x"
 
 
