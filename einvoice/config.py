@@ -92,7 +92,7 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="accepted Leitweg-IDs or prefixes -> receiving office; empty: no check")
     scenarios_file: Path | None = Field(None, description="validation scenarios (TOML); "
-                                        "default: the built-in schemas/scenarios.toml")
+                                        "default: those of the rule release in force")
     rule_releases: list[Path] = Field(
         default_factory=list, description="folders or ZIPs of newer official rule releases "
         "(release.toml names the packs they replace)")

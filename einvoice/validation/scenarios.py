@@ -1,4 +1,4 @@
-"""Scenarios as data (``schemas/scenarios.toml``): which documents they match, which XML Schema
+"""Scenarios as data (``schemas/releases/<id>/scenarios.toml``): which documents they match, which XML Schema
 and rule packs run, which severities they override."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from typing import Any
 from einvoice.errors import ConfigError
 from einvoice.validation.findings import Level
 
-BUILTIN_SCENARIOS = Path(__file__).resolve().parents[2] / "schemas" / "scenarios.toml"
+BUILTIN_SCENARIOS = (Path(__file__).resolve().parents[2] / "schemas" / "releases" / "xrechnung-2.5"
+                     / "scenarios.toml")
 ANY = "*"
 
 
