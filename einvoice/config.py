@@ -93,9 +93,9 @@ class Settings(BaseSettings):
         description="accepted Leitweg-IDs or prefixes -> receiving office; empty: no check")
     scenarios_file: Path | None = Field(None, description="validation scenarios (TOML); "
                                         "default: those of the rule release in force")
-    rule_releases: list[Path] = Field(
-        default_factory=list, description="folders or ZIPs of newer official rule releases "
-        "(release.toml names the packs they replace)")
+    rule_release: str | None = Field(
+        None, description="pin one rule release (an id of `einvoice rules`); default: the "
+        "release in force on the day a document was received")
     four_eyes_threshold: Decimal = Field(Decimal("5000"), description="gross amount in EUR "
                                          "above which two different people must approve")
     eur_rates: dict[str, Decimal] = Field(

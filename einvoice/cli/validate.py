@@ -56,20 +56,24 @@ def validate(
     fmt: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.text,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="write one report "
                                                 "per file into DIR")] = None,
+    release: Annotated[str | None, typer.Option(help="check by this rule release (an id of "
+                                                "`einvoice rules`); default: the one in force "
+                                                "today")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Validate files like the KoSIT validator, without a database.
 
     Exit code 0: all accepted; 1: any rejected; 2: a processing error.
     """
-    from einvoice.validation.engine import validator_for
     from einvoice.validation.report import exit_code
+    from einvoice.validation.rulebook import rulebook_for
 
     try:
         settings = load_settings(config)
-        validator = validator_for(settings)
+        book = rulebook_for(settings)
+        book.release_for(release=release)  # an unknown id is a usage error, before any file
     except EinvoiceError as exc:
         fail(str(exc))
-    reports = validator.validate_files(files, settings.max_xml_bytes)
+    reports = book.validate_files(files, settings.max_xml_bytes, release)
     _write_reports(reports, fmt, output)
     raise typer.Exit(exit_code(reports))

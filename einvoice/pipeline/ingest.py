@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from einvoice.config import Settings
 from einvoice.context import Context
@@ -26,8 +27,8 @@ from einvoice.store import records
 from einvoice.store.archive import sha256_hex
 from einvoice.store.records import Outcome, SubmissionRef
 from einvoice.store.types import utcnow
-from einvoice.validation.engine import validator_for
 from einvoice.validation.findings import Report
+from einvoice.validation.rulebook import rulebook_for
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +70,18 @@ class Examined:
     report: Report | None
 
 
-def examine(data: bytes, settings: Settings, name: str | None = None) -> Examined:
-    """Read one non-ZIP document and validate it (no database, so any process can do it)."""
+def examine(data: bytes, settings: Settings, name: str | None = None,
+            received: datetime | None = None) -> Examined:
+    """Read one non-ZIP document and validate it (no database, so any process can do it) by
+    the rule release in force on the (local) day it was received, default now."""
     reading = _read(data, settings.max_xml_bytes)
     if reading.invoice is None:
         return Examined(reading, None)
-    validator = validator_for(settings)
-    return Examined(reading, validator.validate(reading, name or "", settings.max_xml_bytes))
+    moment = received or utcnow()
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # stored times are UTC
+    day = moment.astimezone(ZoneInfo(settings.timezone)).date()
+    report = rulebook_for(settings).validate(reading, name or "", settings.max_xml_bytes, day)
+    return Examined(reading, report)
 
 
 def _store_original(ctx: Context, sub: Submission) -> tuple[str, SubmissionRef]:
@@ -141,7 +147,7 @@ def _process(ctx: Context, ref: SubmissionRef, parent_id: int | None, name: str 
         return
     if depth:
         ctx.archive.put(data)
-    examined = examined or examine(data, ctx.settings, name)
+    examined = examined or examine(data, ctx.settings, name, ref.values.get("received_at"))
     reading = examined.reading
     xml_sha = None
     if reading.xml is not None:

@@ -1,8 +1,9 @@
 """Rule packs behind one small interface, created lazily and once per process.
 
 A pack is anything with a ``name`` and ``validate(doc) -> findings``. Packs are named in the
-scenarios (``schemas/releases/<id>/scenarios.toml``); the registry maps each name to a factory, imported only
-when a scenario first needs it, so a UBL invoice never pays for compiling the CII rules.
+scenarios (``schemas/releases/<id>/scenarios.toml``); the registry maps each name to a factory,
+imported only when a scenario first needs it, so a UBL invoice never pays for compiling the CII
+rules.
 """
 
 from __future__ import annotations

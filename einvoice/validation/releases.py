@@ -1,74 +1,176 @@
-"""Newer official rule releases, added by configuration instead of a code change.
+"""Official rule releases as data: one folder each, with a manifest (``release.toml``).
 
-A release is a folder (or a ZIP of one) with a ``release.toml`` naming its packs; each pack
-replaces the built-in pack of the same name, and an optional ``scenarios.toml`` in the release
-replaces the built-in scenarios:
+A release names its official version, the date from which it applies, where its artefacts come
+from and the SHA-256 of every artefact; a changed or missing artefact refuses to load, so what
+runs is what the manifest says. Built-in releases live in ``schemas/releases/<id>/``; releases
+added with ``einvoice rules add`` in ``<data_dir>/rules/releases/<id>/``.
 
-    [[pack]]
-    name = "en16931-ubl"                        # the pack it replaces or adds
+    id = "xrechnung-2.5"
+    title = "XRechnung 3.0.x, Schematron 2.5"
+    official_version = "2.5.0"
+    valid_from = 2026-01-31                     # applies to documents received from this day
+    source = "itplr-kosit/xrechnung-schematron@3098f3da (Apache-2.0)"
+    scenarios = "scenarios.toml"
+
+    [official.xrechnung-ubl]                    # reference engine of a native pack
+    schematron = "official/ubl/XRechnung-UBL-validation.sch"   # or xslt = "…" (compiled)
+
+    [[pack]]                                    # a pack replaced wholesale by an artefact
+    name = "en16931-ubl"
     type = "xslt"                               # "xslt" (compiled Schematron) or "xsd"
-    file = "EN16931-UBL-validation.xslt"        # relative to the release folder
+    file = "EN16931-UBL-validation.xslt"
+
+    [sha256]
+    "scenarios.toml" = "…"
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import tomllib
-import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from einvoice.errors import ConfigError
-from einvoice.validation.packs import Registry, RulePack
+
+BUILTIN_RELEASES = Path(__file__).resolve().parents[2] / "schemas" / "releases"
+MANIFEST = "release.toml"
 
 
-def _folder(release: Path, unpack_root: Path) -> Path:
-    """The release folder; a ZIP is unpacked once under ``unpack_root/<sha256>``."""
-    if release.is_dir():
-        return release
-    digest = hashlib.sha256(release.read_bytes()).hexdigest()
-    target = unpack_root / digest
-    if not target.is_dir():
-        with zipfile.ZipFile(release) as zf:
-            for info in zf.infolist():
-                if info.filename.startswith("/") or ".." in Path(info.filename).parts:
-                    raise ConfigError(f"rule release {release}: unsafe member {info.filename}")
-            zf.extractall(target)
-    found = next(target.rglob("release.toml"), None)
-    if found is None:
-        raise ConfigError(f"rule release {release} has no release.toml")
-    return found.parent
+@dataclass(frozen=True)
+class Official:
+    """The official artefact behind a native pack: Schematron source or compiled XSLT."""
+
+    pack: str
+    path: Path
+    compiled: bool  # True: XSLT as KoSIT publishes it; False: the Schematron source
 
 
-def _factory(folder: Path, spec: dict[str, Any]) -> tuple[str, Any]:
-    name, kind, file = spec["name"], spec["type"], folder / spec["file"]
-    if not file.is_file():
-        raise ConfigError(f"rule release {folder}: {file.name} is missing")
+@dataclass(frozen=True)
+class PackFile:
+    """A pack replaced wholesale by an artefact of the release."""
 
-    def make() -> RulePack:
-        if kind == "xsd":
-            from einvoice.validation.xsd import SchemaPack
-            return SchemaPack(name, file)
-        if kind == "xslt":
-            from einvoice.validation.schematron import XsltPack
-            return XsltPack(name, file.read_text(encoding="utf-8"))
-        raise ConfigError(f"rule release {folder}: unknown pack type {kind!r}")
-
-    return name, make
+    name: str
+    type: str
+    path: Path
 
 
-def register_releases(registry: Registry, releases: list[Path], unpack_root: Path) -> Path | None:
-    """Register the packs of each release; returns the scenarios file of the last release that
-    brings one."""
-    scenarios: Path | None = None
-    for release in releases:
-        try:
-            folder = _folder(release, unpack_root)
-            data = tomllib.loads((folder / "release.toml").read_text(encoding="utf-8"))
-            for spec in data.get("pack", []):
-                registry.register(*_factory(folder, spec))
-        except (OSError, KeyError, tomllib.TOMLDecodeError, zipfile.BadZipFile) as exc:
-            raise ConfigError(f"cannot load rule release {release}: {exc}") from exc
-        if (folder / "scenarios.toml").is_file():
-            scenarios = folder / "scenarios.toml"
-    return scenarios
+@dataclass(frozen=True)
+class Release:
+    id: str
+    title: str
+    official_version: str
+    valid_from: dt.date
+    source: str
+    folder: Path
+    scenarios: Path
+    official: tuple[Official, ...] = ()
+    packs: tuple[PackFile, ...] = ()
+    sha256: dict[str, str] = field(default_factory=dict)
+    builtin: bool = True
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def artefacts(folder: Path) -> list[Path]:
+    """Every file of a release folder except its manifest, in a stable order."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+
+
+def seal(folder: Path) -> dict[str, str]:
+    """The ``[sha256]`` table of a release folder as it is now."""
+    return {p.relative_to(folder).as_posix(): digest(p) for p in artefacts(folder)}
+
+
+def seal_manifest(folder: Path) -> None:
+    """Rewrite the ``[sha256]`` table (the last section) of a release's manifest."""
+    manifest = folder / MANIFEST
+    text = manifest.read_text(encoding="utf-8")
+    head = text.split("\n[sha256]\n")[0].rstrip("\n")
+    table = "".join(f'"{name}" = "{value}"\n' for name, value in seal(folder).items())
+    manifest.write_text(f"{head}\n\n[sha256]\n{table}", encoding="utf-8")
+
+
+def _inside(folder: Path, name: str) -> Path:
+    path = (folder / name).resolve()
+    if not path.is_relative_to(folder.resolve()):
+        raise ConfigError(f"rule release {folder}: {name} lies outside the release folder")
+    return path
+
+
+def _official(folder: Path, raw: dict[str, Any]) -> tuple[Official, ...]:
+    out = []
+    for pack, spec in raw.items():
+        compiled = "xslt" in spec
+        name = spec["xslt"] if compiled else spec["schematron"]
+        out.append(Official(pack, _inside(folder, name), compiled))
+    return tuple(out)
+
+
+def load_release(folder: Path, builtin: bool = True) -> Release:
+    """The release of a folder; refuses a manifest that does not match the artefacts."""
+    try:
+        data = tomllib.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        valid_from = data["valid_from"]
+        if not isinstance(valid_from, dt.date):
+            raise ConfigError(f"valid_from must be a date, not {valid_from!r}")
+        release = Release(
+            id=str(data["id"]), title=str(data["title"]),
+            official_version=str(data["official_version"]), valid_from=valid_from,
+            source=str(data["source"]), folder=folder,
+            scenarios=_inside(folder, data.get("scenarios", "scenarios.toml")),
+            official=_official(folder, data.get("official", {})),
+            packs=tuple(PackFile(p["name"], p["type"], _inside(folder, p["file"]))
+                        for p in data.get("pack", [])),
+            sha256=dict(data.get("sha256", {})), builtin=builtin)
+    except (OSError, KeyError, TypeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot load rule release {folder}: {exc}") from exc
+    verify(release)
+    return release
+
+
+def verify(release: Release) -> None:
+    """Every artefact listed with its hash, every hash matching: else ``ConfigError``."""
+    actual = seal(release.folder)
+    if actual != release.sha256:
+        changed = sorted(n for n in actual.keys() & release.sha256.keys()
+                         if actual[n] != release.sha256[n])
+        missing = sorted(release.sha256.keys() - actual.keys())
+        unlisted = sorted(actual.keys() - release.sha256.keys())
+        raise ConfigError(
+            f"rule release {release.folder.name}: artefacts do not match its manifest"
+            + "".join(f"; {label}: {', '.join(names)}" for label, names in
+                      (("changed", changed), ("missing", missing), ("not listed", unlisted))
+                      if names))
+
+
+def installed(added: Path | None = None) -> list[Release]:
+    """The built-in releases and those added under ``added``, oldest first."""
+    releases = [load_release(f.parent) for f in sorted(BUILTIN_RELEASES.glob(f"*/{MANIFEST}"))]
+    if added is not None and added.is_dir():
+        releases += [load_release(f.parent, builtin=False)
+                     for f in sorted(added.glob(f"*/{MANIFEST}"))]
+    ids = [r.id for r in releases]
+    if len(ids) != len(set(ids)):
+        raise ConfigError(f"rule releases with the same id: {sorted(ids)}")
+    return sorted(releases, key=lambda r: (r.valid_from, r.id))
+
+
+def in_force(releases: list[Release], day: dt.date, pinned: str | None = None) -> Release:
+    """The release for a document received on ``day``: the pinned one, else the newest whose
+    valid-from date has come (the oldest for a day before all of them)."""
+    if pinned is not None:
+        for release in releases:
+            if release.id == pinned:
+                return release
+        raise ConfigError(f"unknown rule release {pinned!r}; installed: "
+                          f"{', '.join(r.id for r in releases)}")
+    if not releases:
+        raise ConfigError("no rule release installed")
+    due = [r for r in releases if r.valid_from <= day]
+    return due[-1] if due else releases[0]
+

@@ -1,5 +1,5 @@
-"""Scenarios as data (``schemas/releases/<id>/scenarios.toml``): which documents they match, which XML Schema
-and rule packs run, which severities they override."""
+"""Scenarios as data (``schemas/releases/<id>/scenarios.toml``): which documents they match,
+which XML Schema and rule packs run, which severities they override."""
 
 from __future__ import annotations
 

@@ -93,7 +93,10 @@ UBL_VAT = ("cac:TaxTotal/cbc:TaxAmount"
 UBL_LINE_AC = "cac:AllowanceCharge[normalize-space(cbc:ChargeIndicator) = '{}']/cbc:Amount"
 
 UBL: tuple[Rule, ...] = (
-    fatal(f"{R}008", "//*[not(*) and not(normalize-space())]", "false()"),
+    # Peppol BIS 3.0.21 (XRechnung Schematron 2.6.0): an empty order reference ID is allowed
+    # where the order reference has other content (cbc:ID is mandatory in UBL, BT-13 is not)
+    fatal(f"{R}008", "//*[not(*) and not(normalize-space()) and not(self::cbc:ID["
+          "parent::cac:OrderReference/*[normalize-space()]])]", "false()"),
     fatal(f"{R}001", ubl.ROOT, "cbc:ProfileID", "BT-23"),
     fatal(f"{R}053", ubl.ROOT, "count(cac:TaxTotal[cac:TaxSubtotal]) = 1", "BT-110"),
     fatal(f"{R}054", ubl.ROOT, "count(cac:TaxTotal[not(cac:TaxSubtotal)]) = "

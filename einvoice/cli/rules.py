@@ -1,0 +1,132 @@
+"""``einvoice rules``: the installed rule releases, which one is in force, and adding a new one
+(the official archive as KoSIT publishes it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from einvoice.cli.common import ConfigOpt, JsonOpt, app, as_staff, console, emit_json, fail
+from einvoice.config import load_settings
+from einvoice.errors import EinvoiceError
+from einvoice.lifecycle import Role
+
+group = typer.Typer(help="Rule releases: list, add (official KoSIT archive), check.",
+                    invoke_without_command=True)
+app.add_typer(group, name="rules")
+
+
+def _describe(settings: Any) -> list[dict[str, Any]]:
+    from einvoice.validation.releases import installed
+    from einvoice.validation.rulebook import added_releases, plan, rulebook_for
+
+    book = rulebook_for(settings)
+    today = book.release_for(dt.date.today())
+    out = []
+    for release in installed(added_releases(settings)):
+        validator = book.validator(release)
+        official = {}
+        for artefact in release.official:
+            spec = plan(artefact)
+            official[artefact.pack] = {
+                "artefact": artefact.path.relative_to(release.folder).as_posix(),
+                "engine": "official" if spec.wholly_official else (
+                    "native + official" if spec.lagging else "native"),
+                "official_rules": sorted(spec.lagging)}
+        out.append({
+            "id": release.id, "title": release.title, "version": release.official_version,
+            "valid_from": release.valid_from.isoformat(), "source": release.source,
+            "in_force": release.id == today.id, "builtin": release.builtin,
+            "scenarios": [{"name": s.name, "schema": sorted(set(s.schema.values())),
+                           "packs": list(s.packs),
+                           "levels": {rule: lvl.value for rule, lvl in s.levels.items()}}
+                          for s in validator.scenarios],
+            "packs": official})
+    return out
+
+
+@group.callback()
+def rules(ctx: typer.Context, as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """List the rule releases, their scenarios and packs; the one in force is marked *."""
+    if ctx.invoked_subcommand is not None:
+        return
+    try:
+        data = _describe(load_settings(config))
+    except EinvoiceError as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(data)
+        return
+    for release in data:
+        typer.echo(f"{'*' if release['in_force'] else ' '} {release['id']}  "
+                   f"version {release['version']}, valid from {release['valid_from']}"
+                   f"{'' if release['builtin'] else ', added'} - {release['title']}")
+        typer.echo(f"    source: {release['source']}")
+        for scenario in release["scenarios"]:
+            levels = len(scenario["levels"])
+            typer.echo(f"    scenario {scenario['name']}: "
+                       f"{' + '.join(scenario['schema'] + scenario['packs'])}"
+                       + (f" ({levels} levels overridden)" if levels else ""))
+        for pack, info in release["packs"].items():
+            lagging = info["official_rules"]
+            typer.echo(f"    pack {pack}: {info['engine']}"
+                       + (f" - official engine for {', '.join(lagging)}" if lagging else ""))
+    typer.echo("* = in force today; `einvoice validate --release ID` pins one")
+
+
+@group.command("add")
+def add(source: Annotated[Path, typer.Argument(help="the official archive (ZIP or folder)",
+                                              exists=True)],
+        version: Annotated[str | None, typer.Option(help="release version, when the archive "
+                                                    "does not say")] = None,
+        valid_from: Annotated[str | None, typer.Option(help="applies to documents received "
+                                                       "from this day (YYYY-MM-DD)")] = None,
+        config: ConfigOpt = None) -> None:
+    """Check an official rule release and make it selectable (admins)."""
+    from einvoice.validation.install import add_release
+    from einvoice.validation.releases import installed
+    from einvoice.validation.rulebook import added_releases, forget
+
+    try:
+        day = dt.date.fromisoformat(valid_from) if valid_from else None
+    except ValueError:
+        fail(f"not a date: {valid_from!r} (YYYY-MM-DD)")
+    with as_staff(config, Role.ADMIN, "adding a rule release") as ctx:
+        target = added_releases(ctx.settings)
+        done = add_release(source, target, installed(target),
+                           dict(ctx.settings.leitweg_routes), version, day)
+        forget()
+        console.print(f"added {done.release.id} (valid from {done.release.valid_from}); "
+                      f"{done.cases} official test expectations met", highlight=False)
+
+
+@group.command("check")
+def check(release: Annotated[str | None, typer.Argument(help="release id (default: all)")]
+          = None, config: ConfigOpt = None) -> None:
+    """Verify a release's artefacts against its manifest and that every pack compiles."""
+    from einvoice.validation.install import check as check_release
+    from einvoice.validation.releases import installed
+    from einvoice.validation.rulebook import added_releases
+
+    try:
+        settings = load_settings(config)
+        for found in installed(added_releases(settings)):
+            if release in (None, found.id):
+                cases = check_release(found, dict(settings.leitweg_routes), found.folder)
+                console.print(f"ok {found.id}: manifest matches, packs compile, "
+                              f"{cases} test expectations met", highlight=False)
+    except EinvoiceError as exc:
+        fail(str(exc), 1)
+
+
+@group.command("seal")
+def seal(folder: Annotated[Path, typer.Argument(help="a release folder", exists=True,
+                                               file_okay=False)]) -> None:
+    """Rewrite a release folder's [sha256] table after its artefacts were edited on purpose."""
+    from einvoice.validation.releases import MANIFEST, seal_manifest
+
+    seal_manifest(folder)
+    console.print(f"sealed {folder / MANIFEST}", highlight=False)

@@ -1,0 +1,172 @@
+"""The installed rule releases, each with its own validator; every document is checked by the
+release in force on the day it was received (or the pinned one), and its report names it.
+
+Native rule code is fast but follows one release; each release also brings its official
+artefacts. Per native pack, the rules whose official assertion (context, test, flag) differs
+from the one the native code implements — changed, added or, for a compiled archive, not
+comparable — run on the official engine for that release, so a new release is right on the day
+it is added and fast once the native code catches up (``einvoice rules`` lists them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import threading
+import tomllib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from einvoice.config import Settings
+from einvoice.formats.reader import Reading, read_document
+from einvoice.validation.document import Doc
+from einvoice.validation.engine import Validator
+from einvoice.validation.findings import Finding, Report, Verdict
+from einvoice.validation.official.assertions import assertions
+from einvoice.validation.official.pack import OfficialPack
+from einvoice.validation.packs import Registry, RulePack
+from einvoice.validation.releases import Official, PackFile, Release, in_force, installed
+from einvoice.validation.scenarios import load_scenarios
+from einvoice.validation.schematron import XsltPack
+
+NATIVE_FINGERPRINTS = Path(__file__).resolve().parent / "xrechnung" / "fingerprints.toml"
+
+
+def native_fingerprints() -> dict[str, dict[str, str]]:
+    """pack → rule id → fingerprint of the official assertion the native code implements."""
+    data = tomllib.loads(NATIVE_FINGERPRINTS.read_text(encoding="utf-8"))
+    return {pack: dict(rules) for pack, rules in data.items() if isinstance(rules, dict)}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one native pack runs under one release."""
+
+    pack: str
+    official: Official
+    lagging: frozenset[str]  # run on the official engine
+    dropped: frozenset[str]  # native rules the release no longer has
+
+    @property
+    def wholly_official(self) -> bool:
+        return self.official.compiled
+
+
+def plan(official: Official) -> Plan:
+    native = native_fingerprints().get(official.pack, {})
+    if official.compiled:  # no source to compare with: the archive's XSLT decides alone
+        return Plan(official.pack, official, frozenset(), frozenset(native))
+    release = {rule: a.fingerprint for rule, a in assertions(official.path).items()}
+    lagging = frozenset(rule for rule, fp in release.items() if native.get(rule) != fp)
+    return Plan(official.pack, official, lagging, frozenset(native.keys() - release.keys()))
+
+
+class ReleasePack:
+    """A native pack under one release: native findings except for the lagging and dropped
+    rules, plus the official engine's findings for the lagging ones."""
+
+    def __init__(self, native: RulePack, official: RulePack | None, skip: frozenset[str]) -> None:
+        self.name = native.name
+        self._native, self._official, self._skip = native, official, skip
+
+    def validate(self, doc: Doc) -> list[Finding]:
+        found = [f for f in self._native.validate(doc) if f.rule_id not in self._skip]
+        return found + (self._official.validate(doc) if self._official else [])
+
+
+def _pack_factory(spec: Plan) -> Callable[[], RulePack]:
+    def make() -> RulePack:
+        official = spec.official
+        if spec.wholly_official:
+            return XsltPack(spec.pack, official.path.read_text(encoding="utf-8"))
+        native = Registry().get(spec.pack)
+        engine = (OfficialPack(spec.pack, official.path, only=spec.lagging)
+                  if spec.lagging else None)
+        return ReleasePack(native, engine, spec.lagging | spec.dropped)
+    return make
+
+
+def _file_factory(spec: PackFile) -> Callable[[], RulePack]:
+    def make() -> RulePack:
+        if spec.type == "xsd":
+            from einvoice.validation.xsd import SchemaPack
+            return SchemaPack(spec.name, spec.path)
+        return XsltPack(spec.name, spec.path.read_text(encoding="utf-8"))
+    return make
+
+
+def release_validator(release: Release, routes: dict[str, str],
+                      scenarios_file: Path | None = None) -> Validator:
+    validator = Validator(load_scenarios(scenarios_file or release.scenarios), routes)
+    for pack in release.packs:
+        validator.registry.register(pack.name, _file_factory(pack))
+    for official in release.official:
+        validator.registry.register(official.pack, _pack_factory(plan(official)))
+    return validator
+
+
+class Rulebook:
+    """Validators per release, built on first use and reused for every document."""
+
+    def __init__(self, releases: list[Release], routes: dict[str, str] | None = None,
+                 pinned: str | None = None, scenarios_file: Path | None = None) -> None:
+        self.releases = releases
+        self.pinned = pinned
+        self._routes = routes or {}
+        self._scenarios_file = scenarios_file
+        self._validators: dict[str, Validator] = {}
+        self._lock = threading.Lock()
+
+    def release_for(self, day: dt.date | None = None, release: str | None = None) -> Release:
+        return in_force(self.releases, day or dt.date.today(), release or self.pinned)
+
+    def validator(self, release: Release) -> Validator:
+        with self._lock:
+            if release.id not in self._validators:
+                self._validators[release.id] = release_validator(
+                    release, self._routes, self._scenarios_file)
+            return self._validators[release.id]
+
+    def validate(self, reading: Reading, source: str, max_xml_bytes: int,
+                 day: dt.date | None = None, release: str | None = None) -> Report:
+        chosen = self.release_for(day, release)
+        report = self.validator(chosen).validate(reading, source, max_xml_bytes)
+        report.release = chosen.id
+        return report
+
+    def validate_files(self, paths: Iterable[Path], max_xml_bytes: int,
+                       release: str | None = None) -> list[Report]:
+        """One report per file (checked by the release in force today, or ``release``)."""
+        reports = []
+        for path in paths:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                reports.append(Report(str(path), Verdict.UNDEFINED, None, error=str(exc)))
+                continue
+            reports.append(self.validate(read_document(data, max_xml_bytes), str(path),
+                                         max_xml_bytes, release=release))
+        return reports
+
+
+@functools.cache
+def _cached(added: Path, routes: tuple[tuple[str, str], ...], pinned: str | None,
+            scenarios_file: Path | None) -> Rulebook:
+    return Rulebook(installed(added), dict(routes), pinned, scenarios_file)
+
+
+def added_releases(settings: Settings) -> Path:
+    """Where ``einvoice rules add`` installs releases."""
+    return settings.data_dir / "rules" / "releases"
+
+
+def rulebook_for(settings: Settings) -> Rulebook:
+    """The rulebook of these settings, built once per process (compiled rules are reused)."""
+    return _cached(added_releases(settings), tuple(sorted(settings.leitweg_routes.items())),
+                   settings.rule_release, settings.scenarios_file)
+
+
+def forget() -> None:
+    """Drop cached rulebooks (after ``rules add`` in the same process)."""
+    _cached.cache_clear()
