@@ -325,7 +325,8 @@ def test_an_engine_failure_leaves_the_invoice_received(ctx: Context, base: str,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     broken_engine = Validator()
     broken_engine.registry.register("en16931-ubl", _BrokenPack)  # type: ignore[arg-type]
-    monkeypatch.setattr(INGEST, "validator_for", lambda settings: broken_engine)
+    book = INGEST.rulebook_for(ctx.settings)
+    monkeypatch.setattr(book, "validator", lambda release: broken_engine)
     inv = row(ctx, put(ctx, base).invoice_id)
     assert (inv.status, inv.verdict) == ("received", "undefined")
     assert inv.error and "stylesheet failed" in inv.error

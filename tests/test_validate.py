@@ -11,8 +11,11 @@ from typer.testing import CliRunner
 
 from einvoice.cli import app
 from einvoice.config import load_settings
-from einvoice.validation.engine import Validator, validator_for
+from einvoice.formats.reader import read_document
+from einvoice.validation.engine import Validator
 from einvoice.validation.findings import Verdict
+from einvoice.validation.releases import installed, load_release, seal_manifest
+from einvoice.validation.rulebook import Rulebook, rulebook_for
 from einvoice.validation.scenarios import load_scenarios
 from tests.conftest import CORPUS
 from tests.test_hostile import BOMB, xxe
@@ -28,7 +31,9 @@ def _valid_files() -> list[str]:
 
 @pytest.fixture(scope="module")
 def validator() -> Validator:
-    return validator_for(load_settings())
+    """The validator of the rule release in force today."""
+    book = rulebook_for(load_settings())
+    return book.validator(book.release_for())
 
 
 @pytest.mark.parametrize("rel", _valid_files())
@@ -108,16 +113,21 @@ TINY_RULES = """<xsl:stylesheet version="2.0" xmlns:xsl="http://www.w3.org/1999/
 </xsl:stylesheet>"""
 
 
-def test_a_configured_rule_release_replaces_the_builtin_pack(tmp_path: Path,
-                                                             corpus: Path) -> None:
+def test_a_release_may_replace_a_builtin_pack_wholesale(tmp_path: Path,
+                                                      corpus: Path) -> None:
+    """A release's ``[[pack]]`` artefact replaces the built-in pack of that name."""
     release = tmp_path / "release"
     release.mkdir()
     (release / "rules.xslt").write_text(TINY_RULES)
+    (release / "scenarios.toml").write_bytes(installed()[-1].scenarios.read_bytes())
     (release / "release.toml").write_text(
-        '[[pack]]\nname = "en16931-ubl"\ntype = "xslt"\nfile = "rules.xslt"\n')
-    settings = load_settings(data_dir=tmp_path / "data", rule_releases=[release])
-    report = validator_for(settings).validate_bytes((corpus / XR_UBL).read_bytes(), "x", LIMIT)
-    assert report.verdict is Verdict.REJECT
+        'id = "tiny"\ntitle = "tiny"\nofficial_version = "0"\nvalid_from = 2020-01-01\n'
+        'source = "test"\n[[pack]]\nname = "en16931-ubl"\ntype = "xslt"\nfile = "rules.xslt"\n')
+    seal_manifest(release)
+
+    book = Rulebook([load_release(release, builtin=False)])
+    report = book.validate(read_document((corpus / XR_UBL).read_bytes(), LIMIT), "x", LIMIT)
+    assert report.verdict is Verdict.REJECT and report.release == "tiny"
     assert [f.rule_id for f in report.findings if f.pack == "en16931-ubl"] == ["NEW-1"]
 
 
