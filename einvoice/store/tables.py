@@ -81,6 +81,7 @@ class Invoice(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text))
     verdict: str | None = Field(default=None, max_length=16)
     scenario: str | None = Field(default=None, max_length=128)
+    rule_release: str | None = Field(default=None, max_length=64)
     office: str | None = Field(default=None, max_length=128, index=True)
     account: str | None = Field(default=None, max_length=32)
     cost_centre: str | None = Field(default=None, max_length=32)

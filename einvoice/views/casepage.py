@@ -44,7 +44,8 @@ def case_section(case: Case, zone: ZoneInfo) -> CaseSection:
         facts.append(("Vermerk", inv.note))
     if inv.verdict:
         facts.append(("Prüfergebnis", f"{VERDICT_DE.get(inv.verdict, inv.verdict)} "
-                      f"({inv.verdict})" + (f", Szenario {inv.scenario}" if inv.scenario else "")))
+                      f"({inv.verdict})" + (f", Szenario {inv.scenario}" if inv.scenario else "")
+                      + (f", Regelwerk {inv.rule_release}" if inv.rule_release else "")))
     if case.original is not None:
         facts.append(("Duplikat von", _original(case.original, zone)))
     if case.model is not None:

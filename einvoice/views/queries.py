@@ -47,6 +47,7 @@ def summary(inv: t.Invoice, doc: t.Document) -> dict[str, Any]:
         "duplicate_of": inv.duplicate_of,
         "verdict": inv.verdict,
         "scenario": inv.scenario,
+        "rule_release": inv.rule_release,
         "error": inv.error,
     }
 
