@@ -161,3 +161,12 @@ def test_an_engine_failure_is_undefined_never_accept(corpus: Path) -> None:
     report = fresh.validate_bytes((corpus / XR_UBL).read_bytes(), "x", LIMIT)
     assert report.verdict is Verdict.UNDEFINED
     assert "stylesheet failed" in (report.error or "")
+    # contained: the failure is an engine error of that pack, the other packs still ran
+    assert [e.pack for e in report.engine_errors] == ["en16931-ubl"]
+    assert {"ubl-invoice-xsd", "xrechnung-ubl"} <= fresh.registry.loaded()
+    data = (corpus / XR_UBL).read_bytes()
+    start, end = data.index(b"<cbc:BuyerReference>"), data.index(b"</cbc:BuyerReference>")
+    broken = data[:start] + data[end + len(b"</cbc:BuyerReference>"):]
+    rejected = fresh.validate_bytes(broken, "x", LIMIT)  # an error of a pack that ran
+    assert rejected.verdict is Verdict.REJECT and rejected.engine_errors
+    assert [f.rule_id for f in rejected.errors] == ["BR-DE-15"]

@@ -5,6 +5,10 @@ by Saxon, so every test keeps its exact XPath 2.0 meaning (``upper-case``, ``mat
 ``xs:decimal`` casts, ``= false()`` comparisons) instead of being re-implemented by hand.
 Skeleton semantics kept: one mode per pattern; within a pattern a node is claimed by the first
 rule whose context matches (descending priorities); traversal continues into ``@*|*``.
+
+Unlike the skeleton, each assertion runs in its own ``xsl:try``: a test that raises (a value
+such as "no" cast to a boolean, two items where one is allowed) writes an ``engine-error``
+naming the assertion instead of aborting the whole run, so every other rule still reports.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ from lxml import etree
 
 XSL = "http://www.w3.org/1999/XSL/Transform"
 SVRL = "http://purl.oclc.org/dsdl/svrl"
+XQT_ERRORS = "http://www.w3.org/2005/xqt-errors"
+# an assertion that could not run: id, location and the processor's description as its text
+ENGINE_ERROR = "{urn:einvoice:engine}engine-error"
 CII_NAMESPACES = {
     "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
     "ccts": "urn:un:unece:uncefact:documentation:standard:CoreComponentsTechnicalSpecification:2",
@@ -50,17 +57,21 @@ def _rule_template(sheet: etree._Element, mode: str, priority: int, rule: Rule) 
     context, asserts = rule
     template = _x(sheet, "template", match=context, mode=mode, priority=str(priority))
     for rule_id, flag, test, message in asserts:
-        choose = _x(template, "choose")
+        guard = _x(template, "try", version="3.0")
+        choose = _x(guard, "choose")
         _x(choose, "when", test=test)
         failed = etree.SubElement(_x(choose, "otherwise"), f"{{{SVRL}}}failed-assert",
                                   id=rule_id, flag=flag, location="{path()}")
         etree.SubElement(failed, f"{{{SVRL}}}text").text = message
+        caught = etree.SubElement(_x(guard, "catch"), ENGINE_ERROR, id=rule_id,
+                                  location="{path()}")
+        _x(caught, "value-of", select="$err:description")
     _x(template, "apply-templates", select="@*|*", mode=mode)
 
 
 def to_xslt(patterns: tuple[Pattern, ...], namespaces: dict[str, str]) -> str:
     """The stylesheet text: SVRL with one ``failed-assert`` (id, flag, path()) per failure."""
-    nsmap = {"xsl": XSL, "svrl": SVRL, **namespaces}
+    nsmap = {"xsl": XSL, "svrl": SVRL, "err": XQT_ERRORS, **namespaces}
     sheet = etree.Element(f"{{{XSL}}}stylesheet", version="2.0", nsmap=nsmap)
     root = etree.SubElement(_x(sheet, "template", match="/"), f"{{{SVRL}}}schematron-output")
     for number, rules in enumerate(patterns):

@@ -1,7 +1,9 @@
 """The validation steps, in the order the KoSIT validator runs them: parse → identify →
 pick scenario → schema → rule packs → effective levels → verdict.
 
-An engine failure (a stylesheet that cannot run) gives ``undefined``, never ``accept``.
+A pack or rule that cannot run is an engine error on the report, the other packs still report:
+with a schema or error-level finding the document is rejected, else it is ``undefined``, never
+``accept`` (``verdict``).
 """
 
 from __future__ import annotations
@@ -17,11 +19,20 @@ from einvoice.formats.detect import Kind, xml_kind
 from einvoice.formats.reader import Reading, read_document
 from einvoice.formats.xmlsafe import parse_xml
 from einvoice.validation.document import Doc
-from einvoice.validation.findings import Finding, Flag, Level, Report, Verdict
+from einvoice.validation.findings import (
+    ENGINE,
+    EngineError,
+    Finding,
+    Flag,
+    Level,
+    Report,
+    Verdict,
+)
 from einvoice.validation.leitweg import LeitwegPack
 from einvoice.validation.packs import Registry
 from einvoice.validation.releases import register_releases
 from einvoice.validation.scenarios import Scenario, load_scenarios, pick
+from einvoice.validation.xsd import RULE_ID as SCHEMA_RULE
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +53,21 @@ def _reject(source: str, reading: Reading, message: str) -> Report:
     return Report(source, Verdict.REJECT, None, [finding], kind=reading.kind.value)
 
 
-def verdict(findings: Iterable[Finding]) -> Verdict:
-    return (Verdict.REJECT if any(f.effective is Level.ERROR for f in findings)
-            else Verdict.ACCEPT)
+def verdict(findings: Iterable[Finding], engine_errors: Iterable[EngineError] = ()) -> Verdict:
+    """Reject on any schema finding or any error-level finding of the rules that did run, even
+    if others could not; else ``undefined`` when a rule could not run (validated again later,
+    never "valid" by omission); else accept."""
+    if any(f.rule_id == SCHEMA_RULE or f.effective is Level.ERROR for f in findings):
+        return Verdict.REJECT
+    return Verdict.UNDEFINED if any(True for _ in engine_errors) else Verdict.ACCEPT
+
+
+def engine_summary(errors: list[EngineError], shown: int = 3) -> str | None:
+    """The report's ``error`` line: which packs and rules could not run, and why."""
+    parts = [f"{e.pack}{'' if e.rule_id == ENGINE else ' ' + e.rule_id}: {e.message}"
+             for e in errors[:shown]]
+    more = f"; and {len(errors) - shown} more" if len(errors) > shown else ""
+    return "; ".join(parts) + more if parts else None
 
 
 class Validator:
@@ -93,24 +116,35 @@ class Validator:
         report = Report(source, Verdict.UNDEFINED, scenario.name, kind=reading.kind.value,
                         specification_id=spec)
         try:
-            report.findings = self._run(scenario, doc)
-        except Exception as exc:  # an engine failure must not look like "valid"
+            found = self._run(scenario, doc)
+        except Exception as exc:  # outside any pack: an engine failure never looks "valid"
             log.exception("validation engine failed on %s", source)
-            report.error = f"{type(exc).__name__}: {exc}"
-            return report
-        report.verdict = verdict(report.findings)
+            found = [EngineError(ENGINE, Flag.FATAL, f"{type(exc).__name__}: {exc}",
+                                 pack="engine")]
+        report.findings = [f for f in found if not isinstance(f, EngineError)]
+        report.engine_errors = [f for f in found if isinstance(f, EngineError)]
+        report.verdict = verdict(report.findings, report.engine_errors)
+        report.error = engine_summary(report.engine_errors)
         return report
 
     def _run(self, scenario: Scenario, doc: Doc) -> list[Finding]:
+        """Each pack on its own: one that cannot load or run becomes an engine error naming it,
+        and the others still report (one crash must not hide every finding)."""
         schema = scenario.schema_for(doc.kind.value)
         names = ([schema] if schema else []) + list(scenario.packs)
         findings: list[Finding] = []
         for name in names:
-            findings += self.registry.get(name).validate(doc)
+            try:
+                findings += self.registry.get(name).validate(doc)
+            except Exception as exc:
+                log.exception("rule pack %s failed", name)
+                findings.append(EngineError(ENGINE, Flag.FATAL, f"rule pack {name} could not "
+                                            f"run: {type(exc).__name__}: {exc}", pack=name))
         if scenario.notice:
             findings.append(Finding(NO_SCENARIO, Flag.WARNING, scenario.notice, term="BT-24",
                                     pack="scenario"))
-        return [f.at_level(scenario.levels[f.rule_id]) if f.rule_id in scenario.levels else f
+        return [f.at_level(scenario.levels[f.rule_id])
+                if f.rule_id in scenario.levels and not isinstance(f, EngineError) else f
                 for f in findings]
 
 

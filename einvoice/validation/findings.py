@@ -53,6 +53,18 @@ class Finding:
         return self.level or DEFAULT_LEVEL[self.flag]
 
 
+ENGINE = "EINVOICE-ENGINE"  # the rule id of an engine error that no single rule caused
+
+
+@dataclass(frozen=True)
+class EngineError(Finding):
+    """A rule (``rule_id``) or a whole pack (``ENGINE``) that could not run on this document;
+    ``message`` says why. Packs return it among their findings so that wrappers pass it on; the
+    engine moves it to ``Report.engine_errors``, where it neither rejects nor accepts: the
+    document was not fully checked. Flagged fatal so that a reader unaware of it never takes
+    the rule as passed."""
+
+
 @dataclass
 class Report:
     """The result of validating one document."""
@@ -64,6 +76,7 @@ class Report:
     error: str | None = None
     kind: str | None = None
     specification_id: str | None = None
+    engine_errors: list[EngineError] = field(default_factory=list)  # rules that could not run
 
     @property
     def errors(self) -> list[Finding]:

@@ -51,7 +51,8 @@ def finding_json(f: Finding) -> dict[str, Any]:
 def report_json(r: Report) -> dict[str, Any]:
     return {"path": r.source, "verdict": r.verdict.value, "scenario": r.scenario,
             "kind": r.kind, "specification_id": r.specification_id, "error": r.error,
-            "findings": [finding_json(f) for f in r.findings]}
+            "findings": [finding_json(f) for f in r.findings],
+            "engine_errors": [finding_json(e) for e in r.engine_errors]}
 
 
 def report_json_text(r: Report) -> str:
@@ -70,6 +71,9 @@ def report_text(r: Report) -> str:
         term = f" [{f.term}]" if f.term else ""
         lines.append(f"  {f.effective.value:<11} {f.rule_id}{term} {where}".rstrip())
         lines.append(f"      {f.message}")
+    for e in r.engine_errors:  # rules that could not run: the document was not fully checked
+        lines.append(f"  not run     {e.pack} {e.rule_id} {e.location or ''}".rstrip())
+        lines.append(f"      {e.message}")
     return "\n".join(lines)
 
 

@@ -6,9 +6,10 @@ regular expressions, exact decimals, check digits). Contexts may use the variabl
 (XRechnung extension) and ``$cvd`` (XRechnung CVD), which the pack sets per document; such a
 context must select nothing while its variable is false (``[$ext]``, ``[@x and $ext]``), and
 the pack then skips it. Document-level values that predicates need on every line (the invoice
-currency) are read once per document (``checks.document_string``). Where the official
-Schematron lets an earlier rule of a pattern shadow a later one, the later rule's context
-excludes those nodes explicitly.
+currency) are read once per document (``checks.document_string``). A rule that raises (an XPath
+type error, a predicate's exception) becomes an engine error for that rule alone, so one odd
+value never hides the findings of the other rules. Where the official Schematron lets an earlier
+rule of a pattern shadow a later one, the later rule's context excludes those nodes explicitly.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from einvoice.validation.document import Doc
-from einvoice.validation.findings import Finding, Flag
+from einvoice.validation.findings import EngineError, Finding, Flag
 from einvoice.validation.xrechnung.checks import per_document
 from einvoice.validation.xrechnung.texts import MESSAGES
 
@@ -118,5 +119,10 @@ class Pack:
         findings: list[Finding] = []
         with per_document():
             for rule in self._rules:
-                findings.extend(rule.run(doc.root, ext, cvd, self.name))
+                try:
+                    findings.extend(rule.run(doc.root, ext, cvd, self.name))
+                except Exception as exc:  # an XPath or predicate error: this rule only
+                    findings.append(EngineError(
+                        rule.rule.id, Flag.FATAL, f"rule could not run: {type(exc).__name__}: "
+                        f"{exc}", term=rule.rule.term, pack=self.name))
         return findings
