@@ -146,3 +146,22 @@ def test_settings_pin_a_release(tmp_path: Path, corpus: Path) -> None:
     reading = read_document((corpus / XR_UBL).read_bytes(), LIMIT)
     report = rulebook_for(settings).validate(reading, "x", LIMIT, dt.date(2026, 12, 1))
     assert report.release == "xrechnung-2.5"
+
+
+def test_ingest_checks_by_the_release_in_force_on_the_receipt_day(
+        ctx, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+    """Received on 30 August (Berlin): 2.5; received a minute after midnight of 31 August in
+    Berlin (still 30 August in UTC): 2.6.0 — the day is the local one."""
+    from einvoice.pipeline import Submission, ingest
+    from einvoice.views.queries import get_case
+
+    data = (corpus / XR_UBL).read_bytes()
+    late = dt.datetime(2026, 8, 30, 22, 1, tzinfo=dt.UTC)  # 00:01 on 31 August in Berlin
+    early = dt.datetime(2026, 8, 30, 21, 59, tzinfo=dt.UTC)
+    stored = {}
+    for label, moment, body in (("early", early, data),
+                                ("late", late, data.replace(b"</cbc:ID>", b"-2</cbc:ID>", 1))):
+        outcome = ingest(ctx, Submission(body, "cli", filename=f"{label}.xml",
+                                         received_at=moment)).outcomes[0]
+        stored[label] = get_case(ctx, outcome.invoice_id).invoice.rule_release
+    assert stored == {"early": "xrechnung-2.5", "late": "xrechnung-2.6.0"}
