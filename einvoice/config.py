@@ -69,6 +69,55 @@ class Smtp(BaseModel):
     send_receipts: bool = True
 
 
+class DocumentRule(BaseModel):
+    """One row of ``document_policy``: the documents it recognises (BT-24 exactly, or containing
+    a text, or a document kind), their profile, and whether their scenario validates them or
+    they are rejected with ``reason`` ({profile}, {version}: the XRechnung version found)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    profile: str
+    specifications: list[str] = []
+    contains: list[str] = []
+    kinds: list[str] = []
+    action: Literal["validate", "reject"] = "validate"
+    reason: str | None = None
+
+
+_XR3 = "urn:cen.eu:en16931:2017#compliant#urn:xeinkauf.de:kosit:xrechnung_3.0"
+_NOT_AN_INVOICE = (
+    "Das Profil {profile} ist keine Rechnung im Sinne des § 14 UStG (nur Buchungshilfe); bitte "
+    "als XRechnung oder Factur-X/ZUGFeRD ab Profil BASIC senden. / Profile {profile} is not an "
+    "invoice under German VAT law (§14 UStG); please send XRechnung or Factur-X/ZUGFeRD BASIC "
+    "or higher.")
+# Documents that are not XRechnung 3: what becomes of them, and why (README, validation)
+DEFAULT_DOCUMENT_POLICY: dict[str, dict[str, Any]] = {
+    "xrechnung": {"profile": "XRECHNUNG", "specifications": [
+        _XR3, f"{_XR3}#conformant#urn:xeinkauf.de:kosit:extension:xrechnung_3.0",
+        f"{_XR3}#compliant#urn:xeinkauf.de:kosit:xrechnung:cvd_0.9"]},
+    "xrechnung-expired": {
+        "profile": "XRECHNUNG", "contains": ["xrechnung_1.", "xrechnung_2."], "action": "reject",
+        "reason": "XRechnung {version} ist nicht mehr gültig; bitte als XRechnung 3.0 senden. / "
+                  "XRechnung {version} has expired; please send XRechnung 3.0."},
+    "en16931": {"profile": "EN16931", "specifications": ["urn:cen.eu:en16931:2017"]},
+    "peppol": {"profile": "PEPPOL", "specifications": [
+        "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"]},
+    **{name: {"profile": name.upper(), "specifications": [
+        f"urn:cen.eu:en16931:2017#{how}#urn:{urn}:{name}"
+        for urn in ("factur-x.eu:1p0", "zugferd.de:2p0")]}
+       for name, how in (("basic", "compliant"), ("extended", "conformant"))},
+    **{name: {"profile": profile, "action": "reject", "reason": _NOT_AN_INVOICE,
+              "specifications": [f"urn:factur-x.eu:1p0:{name}", f"urn:zugferd.de:2p0:{name}"]}
+       for name, profile in (("minimum", "MINIMUM"), ("basicwl", "BASIC WL"))},
+    "zugferd1": {
+        "profile": "ZUGFERD1", "kinds": ["zugferd1"], "action": "reject",
+        "contains": ["urn:ferd:CrossIndustryDocument:invoice:1p0"],
+        "reason": "ZUGFeRD 1.0 entspricht nicht EN 16931; bitte als XRechnung oder "
+                  "Factur-X/ZUGFeRD 2.x senden. / ZUGFeRD 1.0 does not conform to EN 16931; "
+                  "please send XRechnung or Factur-X/ZUGFeRD 2.x."},
+}
+
+
 class Settings(BaseSettings):
     """Everything an operator can set. Paths are relative to the working directory."""
 
@@ -96,6 +145,10 @@ class Settings(BaseSettings):
     rule_release: str | None = Field(
         None, description="pin one rule release (an id of `einvoice rules`); default: the "
         "release in force on the day a document was received")
+    document_policy: dict[str, DocumentRule] = Field(
+        default_factory=lambda: {k: DocumentRule(**v) for k, v in DEFAULT_DOCUMENT_POLICY.items()},
+        description="documents by profile (BT-24): validate by their scenario or reject with a "
+        "reason; a row of the settings file changes the default row of its name key by key")
     four_eyes_threshold: Decimal = Field(Decimal("5000"), description="gross amount in EUR "
                                          "above which two different people must approve")
     eur_rates: dict[str, Decimal] = Field(
@@ -160,6 +213,15 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {name!r} (an IANA name such as "
                              f"{DEFAULT_TIMEZONE!r})") from exc
         return name
+
+    @field_validator("document_policy", mode="before")
+    @classmethod
+    def _policy_over_defaults(cls, table: Any) -> Any:
+        if not isinstance(table, dict):
+            return table
+        return DEFAULT_DOCUMENT_POLICY | {
+            name: DEFAULT_DOCUMENT_POLICY.get(name, {}) | row if isinstance(row, dict) else row
+            for name, row in table.items()}
 
     @field_validator("eur_rates")
     @classmethod

@@ -8,12 +8,10 @@ with a schema or error-level finding the document is rejected, else it is ``unde
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Iterable
 from pathlib import Path
 
-from einvoice.config import Settings
 from einvoice.errors import InputError
 from einvoice.formats.detect import Kind, xml_kind
 from einvoice.formats.reader import Reading, read_document
@@ -30,21 +28,23 @@ from einvoice.validation.findings import (
 )
 from einvoice.validation.leitweg import LeitwegPack
 from einvoice.validation.packs import Registry
-from einvoice.validation.releases import register_releases
+from einvoice.validation.policy import Policy
 from einvoice.validation.scenarios import Scenario, load_scenarios, pick
 from einvoice.validation.xsd import RULE_ID as SCHEMA_RULE
 
 log = logging.getLogger(__name__)
+READ = "EINVOICE-READ"  # a value of the invoice the reader could not take
 
 UNKNOWN_TYPE = "EINVOICE-UNKNOWN"
-NO_SCENARIO = "EINVOICE-SCENARIO"
 XML_KINDS = {Kind.UBL_INVOICE, Kind.UBL_CREDITNOTE, Kind.CII, Kind.ZUGFERD1}
-SPEC_PATHS = (
+_RAM = "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:"
+_GUIDELINE = "{{{0}}}{1}/{{{2}}}GuidelineSpecifiedDocumentContextParameter/{{{2}}}ID"
+SPEC_PATHS = (  # BT-24 of UBL, CII and ZUGFeRD 1.0
     "{urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2}CustomizationID",
-    "{urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100}ExchangedDocumentContext/"
-    "{urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100}"
-    "GuidelineSpecifiedDocumentContextParameter/"
-    "{urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100}ID",
+    _GUIDELINE.format("urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
+                      "ExchangedDocumentContext", f"{_RAM}100"),
+    _GUIDELINE.format("urn:ferd:CrossIndustryDocument:invoice:1p0",
+                      "SpecifiedExchangedDocumentContext", f"{_RAM}12"),
 )
 
 
@@ -62,6 +62,13 @@ def verdict(findings: Iterable[Finding], engine_errors: Iterable[EngineError] = 
     return Verdict.UNDEFINED if any(True for _ in engine_errors) else Verdict.ACCEPT
 
 
+def reader_findings(reading: Reading) -> list[Finding]:
+    """Each value the reader could not take (kept as None in the model) as a fatal finding:
+    the document is invalid, and the supplier learns which value to correct, and where."""
+    return [Finding(READ, Flag.FATAL, f"Wert nicht lesbar / value cannot be read: {p.message}",
+                    p.path, p.line, p.term, pack="reader") for p in reading.problems]
+
+
 def engine_summary(errors: list[EngineError], shown: int = 3) -> str | None:
     """The report's ``error`` line: which packs and rules could not run, and why."""
     parts = [f"{e.pack}{'' if e.rule_id == ENGINE else ' ' + e.rule_id}: {e.message}"
@@ -74,8 +81,10 @@ class Validator:
     """Scenarios and rule packs, loaded once per process and reused for every document."""
 
     def __init__(self, scenarios: list[Scenario] | None = None,
-                 leitweg_routes: dict[str, str] | None = None) -> None:
+                 leitweg_routes: dict[str, str] | None = None,
+                 policy: Policy | None = None) -> None:
         self.scenarios = scenarios if scenarios is not None else load_scenarios()
+        self.policy = policy or Policy()
         self.registry = Registry()
         if leitweg_routes:
             self.registry.register("leitweg", lambda: LeitwegPack(leitweg_routes))
@@ -107,21 +116,25 @@ class Validator:
             return _reject(source, reading, f"Unbekannter Dokumenttyp / unknown document type: "
                                             f"{exc}")
         doc = Doc(reading.xml, root, xml_kind(root), reading.syntax or "", reading.invoice)
-        spec = doc.specification_id or _spec_from_xml(doc)
-        scenario = pick(self.scenarios, doc.kind.value, spec)
+        specs = _specs_from_xml(doc)  # as written: scenarios match them exactly, like KoSIT
+        spec = doc.specification_id or next((s.strip() for s in specs if s.strip()), None)
+        decision = self.policy.decide(doc.kind.value, spec)
+        scenario = None if decision.reason else pick(self.scenarios, doc.kind.value, specs)
         if scenario is None:
-            return _reject(source, reading, "Unbekannter Dokumenttyp: kein Prüfszenario für "
-                                            f"{doc.kind.value} / unknown document type: no "
-                                            f"scenario for {doc.kind.value} ({spec})")
+            finding = (self.policy.rejection(decision, spec) if decision.reason else
+                       self.policy.no_scenario(doc, spec, decision, self.scenarios))
+            return Report(source, Verdict.REJECT, None, [finding], kind=reading.kind.value,
+                          specification_id=spec, profile=decision.profile)
         report = Report(source, Verdict.UNDEFINED, scenario.name, kind=reading.kind.value,
-                        specification_id=spec)
+                        specification_id=spec, profile=decision.profile)
         try:
             found = self._run(scenario, doc)
         except Exception as exc:  # outside any pack: an engine failure never looks "valid"
             log.exception("validation engine failed on %s", source)
             found = [EngineError(ENGINE, Flag.FATAL, f"{type(exc).__name__}: {exc}",
                                  pack="engine")]
-        report.findings = [f for f in found if not isinstance(f, EngineError)]
+        report.findings = reader_findings(reading) + [
+            f for f in found if not isinstance(f, EngineError)]
         report.engine_errors = [f for f in found if isinstance(f, EngineError)]
         report.verdict = verdict(report.findings, report.engine_errors)
         report.error = engine_summary(report.engine_errors)
@@ -140,34 +153,12 @@ class Validator:
                 log.exception("rule pack %s failed", name)
                 findings.append(EngineError(ENGINE, Flag.FATAL, f"rule pack {name} could not "
                                             f"run: {type(exc).__name__}: {exc}", pack=name))
-        if scenario.notice:
-            findings.append(Finding(NO_SCENARIO, Flag.WARNING, scenario.notice, term="BT-24",
-                                    pack="scenario"))
         return [f.at_level(scenario.levels[f.rule_id])
                 if f.rule_id in scenario.levels and not isinstance(f, EngineError) else f
                 for f in findings]
 
 
-@functools.cache
-def _cached_validator(scenarios_file: Path | None, routes: tuple[tuple[str, str], ...],
-                      releases: tuple[Path, ...], unpack_root: Path) -> Validator:
-    validator = Validator(None, dict(routes))
-    release_scenarios = register_releases(validator.registry, list(releases), unpack_root)
-    if scenarios_file or release_scenarios:
-        validator.scenarios = load_scenarios(scenarios_file or release_scenarios or Path())
-    return validator
-
-
-def validator_for(settings: Settings) -> Validator:
-    """The validator of these settings, built once per process (compiled rules are reused)."""
-    return _cached_validator(settings.scenarios_file,
-                             tuple(sorted(settings.leitweg_routes.items())),
-                             tuple(settings.rule_releases), settings.data_dir / "rules")
-
-
-def _spec_from_xml(doc: Doc) -> str | None:
-    for path in SPEC_PATHS:
-        text = doc.root.findtext(path)
-        if text:
-            return text.strip()
-    return None
+def _specs_from_xml(doc: Doc) -> list[str]:
+    """Every BT-24 value of the document, untrimmed (CII may repeat the parameter)."""
+    return ["".join(str(t) for t in el.itertext())
+            for path in SPEC_PATHS for el in doc.root.iterfind(path)]

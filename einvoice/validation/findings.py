@@ -77,6 +77,8 @@ class Report:
     kind: str | None = None
     specification_id: str | None = None
     engine_errors: list[EngineError] = field(default_factory=list)  # rules that could not run
+    release: str | None = None  # the rule release that checked it
+    profile: str | None = None  # XRECHNUNG, EN16931, PEPPOL, EXTENDED, ... (document policy)
 
     @property
     def errors(self) -> list[Finding]:

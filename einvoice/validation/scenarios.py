@@ -1,9 +1,13 @@
 """Scenarios as data (``schemas/releases/<id>/scenarios.toml``): which documents they match,
-which XML Schema and rule packs run, which severities they override."""
+which XML Schema and rule packs run, which severities they override.
+
+Matching is the official one: the document kind, and a BT-24 value exactly as written (a CII
+document may carry several; any of them matches, like the XPath ``=`` of KoSIT)."""
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,11 +28,11 @@ class Scenario:
     schema: dict[str, str]  # document kind -> XML Schema pack
     packs: tuple[str, ...]
     levels: dict[str, Level] = field(default_factory=dict)
-    notice: str | None = None
 
-    def matches(self, kind: str, specification: str | None) -> bool:
+    def matches(self, kind: str, specifications: Sequence[str]) -> bool:
+        """``specifications``: the BT-24 values of the document, as written."""
         return kind in self.kinds and (ANY in self.specifications
-                                       or (specification or "") in self.specifications)
+                                       or any(s in self.specifications for s in specifications))
 
     def schema_for(self, kind: str) -> str | None:
         return self.schema.get(kind)
@@ -43,7 +47,6 @@ def _scenario(raw: dict[str, Any]) -> Scenario:
         name=raw["name"], kinds=kinds, specifications=frozenset(match.get("specifications", [])),
         schema=by_kind, packs=tuple(raw.get("packs", [])),
         levels={rule: Level(level) for rule, level in raw.get("levels", {}).items()},
-        notice=raw.get("notice"),
     )
 
 
@@ -56,6 +59,9 @@ def load_scenarios(path: Path = BUILTIN_SCENARIOS) -> list[Scenario]:
         raise ConfigError(f"cannot load validation scenarios from {path}: {exc}") from exc
 
 
-def pick(scenarios: list[Scenario], kind: str, specification: str | None) -> Scenario | None:
-    """The first scenario that matches, as the KoSIT validator does."""
-    return next((s for s in scenarios if s.matches(kind, specification)), None)
+def pick(scenarios: list[Scenario], kind: str,
+         specifications: str | Sequence[str] | None) -> Scenario | None:
+    """The first scenario that matches, as the KoSIT validator does; None: the document is
+    rejected (there is no catch-all)."""
+    found = [specifications] if isinstance(specifications, str) else list(specifications or [])
+    return next((s for s in scenarios if s.matches(kind, found)), None)
