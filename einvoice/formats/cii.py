@@ -30,8 +30,7 @@ from einvoice.formats.cii_parties import (
 )
 from einvoice.formats.cii_syntax import D16B, CiiPaths, Dialect, cii_paths
 from einvoice.formats.groups import each, group, supporting_document
-from einvoice.formats.values import to_decimal
-from einvoice.formats.xmlwalk import Node
+from einvoice.formats.xmlwalk import Node, number
 
 # UNTDID 1001 codes that tell AdditionalReferencedDocument apart in the binding.
 _SUPPORTING_DOCUMENT = "916"
@@ -72,7 +71,7 @@ def _header(cii: CiiPaths, context: Node | None, document: Node | None) -> dict[
     """BT-1 .. BT-3, BG-1, BT-23, BT-24."""
     return {
         "number": cii.text(document, "ID"),
-        "issue_date": cii.date(document, "IssueDateTime"),
+        "issue_date": cii.date(document, "IssueDateTime", "BT-2"),
         "type_code": cii.text(document, "TypeCode"),
         "notes": [note for el in cii.all(document, "IncludedNote")
                   if (note := _note(cii, el)) is not None],
@@ -135,7 +134,7 @@ def _settlement(cii: CiiPaths, settlement: Node | None) -> dict[str, Any]:
     return {
         "currency": currency,
         "vat_currency": vat_currency,
-        "due_date": cii.date(settlement, "SpecifiedTradePaymentTerms/DueDateDateTime"),
+        "due_date": cii.date(settlement, "SpecifiedTradePaymentTerms/DueDateDateTime", "BT-9"),
         "buyer_accounting_reference": cii.text(settlement, cii.d.accounting_account + "/ID"),
         "payment_terms": cii.joined(settlement, "SpecifiedTradePaymentTerms/Description"),
         "preceding_invoices": each(lambda ref: _preceding_invoice(cii, ref),
@@ -153,7 +152,8 @@ def _preceding_invoice(cii: CiiPaths, ref: Node) -> model.PrecedingInvoice | Non
     number = cii.document_id(ref)
     if number is None:
         return None
-    return model.PrecedingInvoice(number=number, issue_date=cii.date(ref, "FormattedIssueDateTime"))
+    return model.PrecedingInvoice(number=number,
+                                  issue_date=cii.date(ref, "FormattedIssueDateTime", "BT-26"))
 
 
 # ---------------------------------------------------------------- totals and VAT
@@ -162,16 +162,16 @@ def _totals(cii: CiiPaths, summation: Node | None, currency: str | None,
             vat_currency: str | None) -> model.Totals:
     vat, vat_accounting = _vat_totals(cii, summation, currency, vat_currency)
     return model.Totals(
-        line_net=cii.decimal(summation, "LineTotalAmount"),
-        allowances=cii.decimal(summation, "AllowanceTotalAmount"),
-        charges=cii.decimal(summation, "ChargeTotalAmount"),
-        without_vat=cii.decimal(summation, "TaxBasisTotalAmount"),
+        line_net=cii.decimal(summation, "LineTotalAmount", "BT-106"),
+        allowances=cii.decimal(summation, "AllowanceTotalAmount", "BT-107"),
+        charges=cii.decimal(summation, "ChargeTotalAmount", "BT-108"),
+        without_vat=cii.decimal(summation, "TaxBasisTotalAmount", "BT-109"),
         vat=vat,
         vat_accounting_currency=vat_accounting,
-        with_vat=cii.decimal(summation, "GrandTotalAmount"),
-        prepaid=cii.decimal(summation, "TotalPrepaidAmount"),
-        rounding=cii.decimal(summation, "RoundingAmount"),
-        payable=cii.decimal(summation, "DuePayableAmount"),
+        with_vat=cii.decimal(summation, "GrandTotalAmount", "BT-112"),
+        prepaid=cii.decimal(summation, "TotalPrepaidAmount", "BT-113"),
+        rounding=cii.decimal(summation, "RoundingAmount", "BT-114"),
+        payable=cii.decimal(summation, "DuePayableAmount", "BT-115"),
     )
 
 
@@ -182,9 +182,9 @@ def _vat_totals(cii: CiiPaths, summation: Node | None, currency: str | None,
     for el in cii.all(summation, "TaxTotalAmount"):
         amount_currency = el.attr("currencyID")
         if vat is None and amount_currency in (None, currency):
-            vat = to_decimal(el.text)
+            vat = number(el, "BT-110")
         elif vat_accounting is None and amount_currency == vat_currency:
-            vat_accounting = to_decimal(el.text)
+            vat_accounting = number(el, "BT-111")
     return vat, vat_accounting
 
 
@@ -194,7 +194,7 @@ def _tax(cii: CiiPaths, settlement: Node | None) -> dict[str, Any]:
     return {
         "vat_breakdown": [_vat_breakdown(cii, el) for el in taxes],
         "tax_point_date": next((day for el in taxes if (
-            day := cii.date(el, "TaxPointDate")) is not None), None),
+            day := cii.date(el, "TaxPointDate", "BT-7")) is not None), None),
         "tax_point_date_code": next((_TAX_POINT_CODES.get(code, code) for el in taxes if (
             code := cii.text(el, "DueDateTypeCode")) is not None), None),
     }
@@ -202,10 +202,10 @@ def _tax(cii: CiiPaths, settlement: Node | None) -> dict[str, Any]:
 
 def _vat_breakdown(cii: CiiPaths, el: Node) -> model.VatBreakdown:
     return model.VatBreakdown(
-        taxable_amount=cii.decimal(el, "BasisAmount"),
-        tax_amount=cii.decimal(el, "CalculatedAmount"),
+        taxable_amount=cii.decimal(el, "BasisAmount", "BT-116"),
+        tax_amount=cii.decimal(el, "CalculatedAmount", "BT-117"),
         category=cii.text(el, "CategoryCode"),
-        rate=cii.decimal(el, cii.d.rate),
+        rate=cii.decimal(el, cii.d.rate, "BT-119"),
         exemption_reason=cii.text(el, "ExemptionReason"),
         exemption_reason_code=cii.text(el, "ExemptionReasonCode"),
     )

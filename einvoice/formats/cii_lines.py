@@ -7,30 +7,34 @@ from decimal import Decimal
 
 from einvoice import model
 from einvoice.formats.cii_syntax import CiiPaths
-from einvoice.formats.groups import classification, each, group, identifier
-from einvoice.formats.values import to_decimal
-from einvoice.formats.xmlwalk import Node
+from einvoice.formats.groups import allowance_terms, classification, each, group, identifier
+from einvoice.formats.xmlwalk import Node, number
 
 # UNTDID 1001 code of the AdditionalReferencedDocument that holds BT-18 and BT-128.
 INVOICED_OBJECT = "130"
 
 
-def allowances_charges(cii: CiiPaths, settlement: Node | None) -> list[model.AllowanceCharge]:
+def allowances_charges(cii: CiiPaths, settlement: Node | None,
+                       on_line: bool = False) -> list[model.AllowanceCharge]:
     """BG-20/21 below the header settlement, BG-27/28 below a line settlement; kept even
     without an amount, which the official rules then report."""
-    return [
-        model.AllowanceCharge(
-            is_charge=cii.indicator(ac),
-            amount=cii.decimal(ac, "ActualAmount"),
-            base_amount=cii.decimal(ac, "BasisAmount"),
-            percent=cii.decimal(ac, "CalculationPercent"),
-            vat_category=cii.text(ac, "CategoryTradeTax/CategoryCode"),
-            vat_rate=cii.decimal(ac, "CategoryTradeTax/" + cii.d.rate),
-            reason=cii.text(ac, "Reason"),
-            reason_code=cii.text(ac, "ReasonCode"),
-        )
-        for ac in cii.all(settlement, "SpecifiedTradeAllowanceCharge")
-    ]
+    return [_allowance_charge(cii, ac, on_line)
+            for ac in cii.all(settlement, "SpecifiedTradeAllowanceCharge")]
+
+
+def _allowance_charge(cii: CiiPaths, ac: Node, on_line: bool) -> model.AllowanceCharge:
+    is_charge = cii.indicator(ac)
+    amount, base, percent, rate = allowance_terms(on_line, is_charge)
+    return model.AllowanceCharge(
+        is_charge=is_charge,
+        amount=cii.decimal(ac, "ActualAmount", amount),
+        base_amount=cii.decimal(ac, "BasisAmount", base),
+        percent=cii.decimal(ac, "CalculationPercent", percent),
+        vat_category=cii.text(ac, "CategoryTradeTax/CategoryCode"),
+        vat_rate=cii.decimal(ac, "CategoryTradeTax/" + cii.d.rate, rate),
+        reason=cii.text(ac, "Reason"),
+        reason_code=cii.text(ac, "ReasonCode"),
+    )
 
 
 def lines(cii: CiiPaths, transaction: Node | None) -> list[model.Line]:
@@ -54,16 +58,16 @@ def _line(cii: CiiPaths, item: Node) -> model.Line:
         id=cii.text(document, "LineID"),
         note=cii.joined(document, "IncludedNote/Content"),
         object_id=cii.referenced_object(cii.typed_reference(settlement, INVOICED_OBJECT)),
-        quantity=None if quantity is None else to_decimal(quantity.text),
+        quantity=number(quantity, "BT-129"),
         unit_code=None if quantity is None else quantity.attr("unitCode"),
-        net_amount=cii.decimal(settlement, cii.d.line_summation + "/LineTotalAmount"),
+        net_amount=cii.decimal(settlement, cii.d.line_summation + "/LineTotalAmount", "BT-131"),
         order_line_reference=cii.text(agreement, "BuyerOrderReferencedDocument/LineID"),
         accounting_reference=cii.text(settlement, cii.d.accounting_account + "/ID"),
-        period=cii.period(cii.find(settlement, "BillingSpecifiedPeriod")),
-        allowances_charges=allowances_charges(cii, settlement),
+        period=cii.period(cii.find(settlement, "BillingSpecifiedPeriod"), ("BT-134", "BT-135")),
+        allowances_charges=allowances_charges(cii, settlement, on_line=True),
         price=_price(cii, agreement),
         vat_category=cii.text(settlement, "ApplicableTradeTax/CategoryCode"),
-        vat_rate=cii.decimal(settlement, "ApplicableTradeTax/" + cii.d.rate),
+        vat_rate=cii.decimal(settlement, "ApplicableTradeTax/" + cii.d.rate, "BT-152"),
         item=_item(cii, cii.find(item, "SpecifiedTradeProduct")),
     )
 
@@ -76,10 +80,10 @@ def _price(cii: CiiPaths, agreement: Node | None) -> model.Price:
     if base is None:
         base = cii.find(gross, "BasisQuantity")
     return model.Price(
-        net=cii.decimal(net, "ChargeAmount"),
+        net=cii.decimal(net, "ChargeAmount", "BT-146"),
         discount=_price_discount(cii, gross),
-        gross=cii.decimal(gross, "ChargeAmount"),
-        base_quantity=None if base is None else to_decimal(base.text),
+        gross=cii.decimal(gross, "ChargeAmount", "BT-148"),
+        base_quantity=number(base, "BT-149"),
         base_quantity_unit=None if base is None else base.attr("unitCode"),
     )
 
@@ -89,7 +93,7 @@ def _price_discount(cii: CiiPaths, gross: Node | None) -> Decimal | None:
     allowances and charges: then their net reduction of the gross price is the discount."""
     signed = [-amount if cii.indicator(el) else amount
               for el in cii.all(gross, "AppliedTradeAllowanceCharge")
-              if (amount := cii.decimal(el, "ActualAmount")) is not None]
+              if (amount := cii.decimal(el, "ActualAmount", "BT-147")) is not None]
     return sum(signed[1:], start=signed[0]) if signed else None
 
 

@@ -92,7 +92,8 @@ def delivery(cii: CiiPaths, trade_delivery: Node | None) -> model.Delivery | Non
         model.Delivery,
         party_name=cii.text(ship_to, "Name"),
         location_id=ids[0] if ids else None,
-        actual_date=cii.date(trade_delivery, "ActualDeliverySupplyChainEvent/OccurrenceDateTime"),
+        actual_date=cii.date(trade_delivery, "ActualDeliverySupplyChainEvent/OccurrenceDateTime",
+                             "BT-72"),
         address=_address(cii, cii.find(ship_to, "PostalTradeAddress")),
     )
 

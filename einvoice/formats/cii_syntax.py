@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from einvoice import model
+from einvoice.errors import ReadError
 from einvoice.formats.groups import group
+from einvoice.formats.problems import note
 from einvoice.formats.values import cii_date, to_bool
 from einvoice.formats.xmlwalk import Node, Paths
 
@@ -52,11 +54,19 @@ class CiiPaths(Paths):
         super().__init__(default=dialect.ram, rsm=dialect.rsm)
         self.d = dialect
 
-    def date(self, node: Node | None, path: str) -> date | None:
-        """A date in the UN/CEFACT format the ``format`` attribute of its udt element names."""
+    def date(self, node: Node | None, path: str, term: str | None = None) -> date | None:
+        """A date in the UN/CEFACT format the ``format`` attribute of its udt element names;
+        one that cannot be read is a reader problem (None kept)."""
         container = self.find(node, path)
         found = None if container is None else container.first_element()
-        return None if found is None else cii_date(found.text, found.attr("format"))
+        if found is None:
+            return None
+        try:
+            return cii_date(found.text, found.attr("format"))
+        except ReadError as exc:
+            if not note(found.el, term, str(exc)):
+                raise
+            return None
 
     def indicator(self, node: Node) -> bool:
         """ChargeIndicator: true for a charge, false for an allowance."""
@@ -80,10 +90,11 @@ class CiiPaths(Paths):
         return group(model.Identifier, key="value", value=self.document_id(ref),
                      scheme=self.text(ref, "ReferenceTypeCode"))
 
-    def period(self, node: Node | None) -> model.Period | None:
-        """BG-14 of the invoice or BG-26 of a line."""
-        return group(model.Period, start=self.date(node, "StartDateTime"),
-                     end=self.date(node, "EndDateTime"))
+    def period(self, node: Node | None, terms: tuple[str, str] = ("BT-73", "BT-74"),
+               ) -> model.Period | None:
+        """BG-14 of the invoice or, with ``terms`` BT-134/135, BG-26 of a line."""
+        return group(model.Period, start=self.date(node, "StartDateTime", terms[0]),
+                     end=self.date(node, "EndDateTime", terms[1]))
 
 
 @functools.cache

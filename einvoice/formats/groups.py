@@ -13,6 +13,9 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from pydantic import ValidationError
+
+from einvoice.formats.problems import note
 from einvoice.formats.values import clean
 from einvoice.formats.xmlwalk import Node
 from einvoice.model import Attachment, Classification, Identifier, Note, Part, SupportingDocument
@@ -22,6 +25,21 @@ _T = TypeVar("_T")
 
 # XRechnung puts the note subject code (BT-21) in front of the note text: "#AAI#text".
 _SUBJECT_PREFIX = re.compile(r"#(?P<code>[A-Z0-9]{3})#(?P<text>.*)", re.DOTALL)
+
+
+# the terms of an allowance (BG-20, BG-27) or charge (BG-21, BG-28) by where it sits: amount,
+# base amount, percentage, VAT rate (a line's carry no VAT category)
+_ALLOWANCE_TERMS: dict[tuple[bool, bool], tuple[str, str, str, str | None]] = {
+    (False, False): ("BT-92", "BT-93", "BT-94", "BT-96"),
+    (False, True): ("BT-99", "BT-100", "BT-101", "BT-103"),
+    (True, False): ("BT-136", "BT-137", "BT-138", None),
+    (True, True): ("BT-141", "BT-142", "BT-143", None),
+}
+
+
+def allowance_terms(on_line: bool, is_charge: bool) -> tuple[str, str, str, str | None]:
+    """The terms a reader problem of an allowance or charge names."""
+    return _ALLOWANCE_TERMS[on_line, is_charge]
 
 
 def group(cls: type[_Group], /, *, key: str | tuple[str, ...] = (), **fields: Any) -> _Group | None:
@@ -72,8 +90,13 @@ def supporting_document(
 
 
 def _attachment(node: Node | None) -> Attachment | None:
-    """BT-125; the model decodes the base64 text (invalid base64 makes the document unreadable)."""
+    """BT-125; the model decodes the base64 text: text that is no base64 is a reader problem."""
     if node is None or (content := node.text) is None:
         return None
-    return Attachment(content=content, mime_code=node.attr("mimeCode"),
-                      filename=node.attr("filename"))
+    try:
+        return Attachment(content=content, mime_code=node.attr("mimeCode"),
+                          filename=node.attr("filename"))
+    except ValidationError:
+        if not note(node.el, "BT-125", "not base64: the attached document cannot be decoded"):
+            raise
+        return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lxml import etree
 from pydantic import ValidationError
@@ -12,6 +12,7 @@ from einvoice.errors import InputError, ReadError, UnsupportedDocument
 from einvoice.formats.cii import read_cii
 from einvoice.formats.detect import Container, Kind, sniff, xml_kind
 from einvoice.formats.pdf import extract_invoice_xml
+from einvoice.formats.problems import ReaderProblem, collecting
 from einvoice.formats.ubl import read_ubl
 from einvoice.formats.xmlsafe import parse_xml
 from einvoice.formats.zugferd1 import read_zugferd1
@@ -27,7 +28,8 @@ READERS: dict[Kind, tuple[str, Callable[[etree._Element], Invoice]]] = {
 
 @dataclass
 class Reading:
-    """What reading one document gave: its kind, and the invoice or the error."""
+    """What reading one document gave: its kind, and the invoice or the error; ``problems``:
+    values of the invoice that could not be read (kept as None in the model)."""
 
     kind: Kind
     syntax: str | None = None
@@ -35,6 +37,7 @@ class Reading:
     xml: bytes | None = None
     xml_filename: str | None = None
     error: str | None = None
+    problems: list[ReaderProblem] = field(default_factory=list)
 
 
 def detect_xml(data: bytes, max_xml_bytes: int) -> tuple[Kind, etree._Element]:
@@ -60,7 +63,9 @@ def _read_xml(data: bytes, max_xml_bytes: int, reading: Reading) -> Reading:
         kind, root = detect_xml(data, max_xml_bytes)
         if reading.kind is Kind.NOT_AN_INVOICE:
             reading.kind = kind
-        reading.syntax, reading.invoice = map_xml(kind, root)
+        with collecting() as problems:
+            reading.syntax, reading.invoice = map_xml(kind, root)
+        reading.problems = problems
     except InputError as exc:
         where = f"embedded {reading.xml_filename}: " if reading.xml_filename else ""
         reading.error = f"{where}{exc}"

@@ -85,13 +85,13 @@ def _invoice(root: Node, doc: _DocumentType) -> model.Invoice:
     invoice_period = find(root, "cac:InvoicePeriod")
     return model.Invoice(
         number=text(root, "cbc:ID"),
-        issue_date=ubl_date(root, "cbc:IssueDate"),
+        issue_date=ubl_date(root, "cbc:IssueDate", "BT-2"),
         type_code=text(root, doc.type_code),
         currency=currency,
         vat_currency=vat_currency,
-        tax_point_date=ubl_date(root, "cbc:TaxPointDate"),
+        tax_point_date=ubl_date(root, "cbc:TaxPointDate", "BT-7"),
         tax_point_date_code=text(invoice_period, "cbc:DescriptionCode"),
-        due_date=ubl_date(root, doc.due_date),
+        due_date=ubl_date(root, doc.due_date, "BT-9"),
         buyer_reference=text(root, "cbc:BuyerReference"),
         project_reference=text(root, "cac:ProjectReference/cbc:ID") or refs.project,
         contract_reference=text(root, "cac:ContractDocumentReference/cbc:ID"),
@@ -135,7 +135,8 @@ def _preceding_invoice(ref: Node) -> model.PrecedingInvoice | None:
     number = text(ref, "cbc:ID")
     if number is None:
         return None
-    return model.PrecedingInvoice(number=number, issue_date=ubl_date(ref, "cbc:IssueDate"))
+    return model.PrecedingInvoice(number=number,
+                                  issue_date=ubl_date(ref, "cbc:IssueDate", "BT-26"))
 
 
 @dataclass
@@ -190,25 +191,25 @@ def _totals(monetary: Node | None, document_tax: Node | None,
             accounting_tax: Node | None) -> model.Totals:
     """BG-22 from the LegalMonetaryTotal, and BT-110 / BT-111 from the TaxTotals."""
     return model.Totals(
-        line_net=decimal(monetary, "cbc:LineExtensionAmount"),
-        allowances=decimal(monetary, "cbc:AllowanceTotalAmount"),
-        charges=decimal(monetary, "cbc:ChargeTotalAmount"),
-        without_vat=decimal(monetary, "cbc:TaxExclusiveAmount"),
-        vat=decimal(document_tax, "cbc:TaxAmount"),
-        vat_accounting_currency=decimal(accounting_tax, "cbc:TaxAmount"),
-        with_vat=decimal(monetary, "cbc:TaxInclusiveAmount"),
-        prepaid=decimal(monetary, "cbc:PrepaidAmount"),
-        rounding=decimal(monetary, "cbc:PayableRoundingAmount"),
-        payable=decimal(monetary, "cbc:PayableAmount"),
+        line_net=decimal(monetary, "cbc:LineExtensionAmount", "BT-106"),
+        allowances=decimal(monetary, "cbc:AllowanceTotalAmount", "BT-107"),
+        charges=decimal(monetary, "cbc:ChargeTotalAmount", "BT-108"),
+        without_vat=decimal(monetary, "cbc:TaxExclusiveAmount", "BT-109"),
+        vat=decimal(document_tax, "cbc:TaxAmount", "BT-110"),
+        vat_accounting_currency=decimal(accounting_tax, "cbc:TaxAmount", "BT-111"),
+        with_vat=decimal(monetary, "cbc:TaxInclusiveAmount", "BT-112"),
+        prepaid=decimal(monetary, "cbc:PrepaidAmount", "BT-113"),
+        rounding=decimal(monetary, "cbc:PayableRoundingAmount", "BT-114"),
+        payable=decimal(monetary, "cbc:PayableAmount", "BT-115"),
     )
 
 
 def _vat_breakdown(subtotal: Node) -> model.VatBreakdown:
     return model.VatBreakdown(
-        taxable_amount=decimal(subtotal, "cbc:TaxableAmount"),
-        tax_amount=decimal(subtotal, "cbc:TaxAmount"),
+        taxable_amount=decimal(subtotal, "cbc:TaxableAmount", "BT-116"),
+        tax_amount=decimal(subtotal, "cbc:TaxAmount", "BT-117"),
         category=text(subtotal, "cac:TaxCategory/cbc:ID"),
-        rate=decimal(subtotal, "cac:TaxCategory/cbc:Percent"),
+        rate=decimal(subtotal, "cac:TaxCategory/cbc:Percent", "BT-119"),
         exemption_reason=text(subtotal, "cac:TaxCategory/cbc:TaxExemptionReason"),
         exemption_reason_code=text(subtotal, "cac:TaxCategory/cbc:TaxExemptionReasonCode"),
     )

@@ -104,7 +104,7 @@ def delivery(el: Node | None) -> model.Delivery | None:
         model.Delivery,
         party_name=text(el, "cac:DeliveryParty/cac:PartyName/cbc:Name"),
         location_id=identifier(find(el, "cac:DeliveryLocation/cbc:ID")),
-        actual_date=ubl_date(el, "cbc:ActualDeliveryDate"),
+        actual_date=ubl_date(el, "cbc:ActualDeliveryDate", "BT-72"),
         address=_address(find(el, "cac:DeliveryLocation/cac:Address")),
     )
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import date
 
 from einvoice import model
+from einvoice.errors import ReadError
 from einvoice.formats.groups import group
+from einvoice.formats.problems import note
 from einvoice.formats.values import iso_date
 from einvoice.formats.xmlwalk import Node, Paths
 
@@ -27,12 +29,20 @@ decimal = _UBL.decimal
 attr = _UBL.attr
 
 
-def ubl_date(node: Node | None, path: str) -> date | None:
-    """A date as UBL writes it (YYYY-MM-DD)."""
-    return iso_date(text(node, path))
+def ubl_date(node: Node | None, path: str, term: str | None = None) -> date | None:
+    """A date as UBL writes it (YYYY-MM-DD); one that cannot be read is a reader problem."""
+    found = find(node, path)
+    if found is None:
+        return None
+    try:
+        return iso_date(found.text)
+    except ReadError as exc:
+        if not note(found.el, term, str(exc)):
+            raise
+        return None
 
 
-def period(el: Node | None) -> model.Period | None:
-    """BG-14 of the invoice or BG-26 of a line."""
-    return group(model.Period, start=ubl_date(el, "cbc:StartDate"),
-                 end=ubl_date(el, "cbc:EndDate"))
+def period(el: Node | None, terms: tuple[str, str] = ("BT-73", "BT-74")) -> model.Period | None:
+    """BG-14 of the invoice or, with ``terms`` BT-134/135, BG-26 of a line."""
+    return group(model.Period, start=ubl_date(el, "cbc:StartDate", terms[0]),
+                 end=ubl_date(el, "cbc:EndDate", terms[1]))

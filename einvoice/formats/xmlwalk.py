@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from lxml import etree
 
+from einvoice.formats.problems import note
 from einvoice.formats.values import clean, text_of, to_decimal
 
 
@@ -93,12 +94,21 @@ class Paths:
         """Repeated texts for one term, one per line (e.g. several payment terms)."""
         return "\n".join(t for found in self.all(node, path) if (t := found.text)) or None
 
-    def decimal(self, node: Node | None, path: str) -> Decimal | None:
-        return to_decimal(self.text(node, path))
+    def decimal(self, node: Node | None, path: str, term: str | None = None) -> Decimal | None:
+        return number(self.find(node, path), term)
 
     def attr(self, node: Node | None, path: str, name: str) -> str | None:
         found = self.find(node, path)
         return None if found is None else found.attr(name)
+
+
+def number(node: Node | None, term: str | None = None) -> Decimal | None:
+    """The decimal of an element; text that is no number is a reader problem, kept as None."""
+    text = None if node is None else node.text
+    value = to_decimal(text)
+    if value is None and node is not None and text is not None:
+        note(node.el, term, f"not a number: {text!r}")
+    return value
 
 
 def _first(node: Node, tags: tuple[str, ...], depth: int) -> Node | None:
