@@ -282,6 +282,25 @@ def test_zugferd_1_is_rejected_with_a_reason(validator: Validator, corpus: Path)
     assert "ZUGFeRD 1.0" in report.findings[0].message and report.findings[0].pack == "policy"
 
 
+def test_a_zugferd_1_document_claiming_xrechnung_is_still_zugferd_1(validator: Validator,
+                                                                     corpus: Path) -> None:
+    data = read(corpus, f"{FX}zugferd_invoice.pdf.embedded.xml")
+    claimed = re.sub(rb"urn:ferd:CrossIndustryDocument:invoice:1p0:\w+", XR.encode(), data)
+    assert claimed != data
+    report = check(validator, claimed)
+    assert (report.verdict, report.profile, report.findings[0].rule_id) == (
+        Verdict.REJECT, "ZUGFERD1", "EINVOICE-POLICY")
+
+
+def test_a_known_bt24_with_stray_blanks_matches_no_scenario(validator: Validator,
+                                                            corpus: Path) -> None:
+    """Like the official XPath ``=``: the value as written, and the report shows it so."""
+    report = check(validator, with_spec(read(corpus, UBL), f" {XR}\n"))
+    (finding,) = report.findings
+    assert (report.profile, finding.rule_id) == ("XRECHNUNG", "EINVOICE-SCENARIO")
+    assert repr(f" {XR}\n") in finding.message
+
+
 def test_the_policy_is_a_setting(corpus: Path) -> None:
     settings = load_settings(document_policy={"peppol": {
         "action": "reject", "reason": "Nur XRechnung. / XRechnung only."}})

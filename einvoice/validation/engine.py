@@ -122,7 +122,7 @@ class Validator:
         scenario = None if decision.reason else pick(self.scenarios, doc.kind.value, specs)
         if scenario is None:
             finding = (self.policy.rejection(decision, spec) if decision.reason else
-                       self.policy.no_scenario(doc, spec, decision, self.scenarios))
+                       self.policy.no_scenario(doc, specs, decision, self.scenarios))
             return Report(source, Verdict.REJECT, None, [finding], kind=reading.kind.value,
                           specification_id=spec, profile=decision.profile)
         report = Report(source, Verdict.UNDEFINED, scenario.name, kind=reading.kind.value,

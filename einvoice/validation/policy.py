@@ -54,7 +54,9 @@ class _Placeholders(dict[str, str]):
 
 
 class Policy:
-    """The rows of ``document_policy`` in order; the first that recognises a document rules."""
+    """The rows of ``document_policy`` in order; the first that recognises a document rules, a
+    row naming its kind before any that only knows its BT-24 (a ZUGFeRD 1.0 document claiming
+    to be XRechnung is still ZUGFeRD 1.0)."""
 
     def __init__(self, rules: Mapping[str, DocumentRule] | None = None) -> None:
         self.rules = list((rules if rules is not None else {
@@ -62,7 +64,9 @@ class Policy:
 
     def decide(self, kind: str, specification: str | None) -> Decision:
         spec = (specification or "").strip()
-        rule = next((r for r in self.rules if _recognises(r, kind, spec)), None)
+        rule = next((r for r in self.rules if kind in r.kinds), None) or next(
+            (r for r in self.rules if spec in r.specifications
+             or any(text in spec for text in r.contains)), None)
         if rule is None:
             return Decision()
         if rule.action == "validate":
@@ -85,13 +89,15 @@ class Policy:
                  if spec != ANY]
         return [s for s in dict.fromkeys(specs) if self.decide(kind, s).reason is None]
 
-    def no_scenario(self, doc: Doc, specification: str | None, decision: Decision,
+    def no_scenario(self, doc: Doc, specifications: Sequence[str], decision: Decision,
                     scenarios: Sequence[Scenario]) -> Finding:
-        """The finding that rejects a document no scenario takes. An unknown or empty BT-24 on
-        a UBL/CII document addressed by Leitweg-ID (BT-10) is meant as XRechnung: then it is
-        BR-DE-21, fatal, in the official words."""
+        """The finding that rejects a document no scenario takes, naming its BT-24 values as
+        written (stray blanks make a known one unknown). An unknown or empty BT-24 on a UBL/CII
+        document addressed by Leitweg-ID (BT-10) is meant as XRechnung: then it is BR-DE-21,
+        fatal, in the official words."""
         kind = doc.kind.value
-        found = repr(specification) if specification else "keine / none"
+        found = (", ".join(repr(s) for s in specifications)
+                 if any(s.strip() for s in specifications) else "keine / none")
         accepted = ", ".join(self.accepted(scenarios, kind)) or "-"
         why = f"BT-24 {found} ({kind}); angenommen / accepted: {accepted}"
         if decision.profile is None and kind in XRECHNUNG_KINDS and _leitweg(doc):
@@ -100,11 +106,6 @@ class Policy:
         return Finding(NO_SCENARIO, Flag.FATAL, "Kein Prüfszenario für diese "
                        f"Spezifikationskennung / no validation scenario for this specification "
                        f"identifier: {why}", term="BT-24", pack="scenario")
-
-
-def _recognises(rule: DocumentRule, kind: str, spec: str) -> bool:
-    return (kind in rule.kinds or spec in rule.specifications
-            or any(text in spec for text in rule.contains))
 
 
 def _leitweg(doc: Doc) -> bool:
