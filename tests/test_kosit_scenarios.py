@@ -309,6 +309,9 @@ def test_the_policy_is_a_setting(corpus: Path) -> None:
     report = check(Validator(policy=Policy(settings.document_policy)), read(corpus, PEPPOL_INV))
     assert (report.verdict, report.profile) == (Verdict.REJECT, "PEPPOL")
     assert report.findings[0].message.startswith("Nur XRechnung.")
+    odd = Policy(load_settings(document_policy={"peppol": {
+        "action": "reject", "reason": "{unbalanced"}}).document_policy)
+    assert odd.decide("ubl-invoice", PEPPOL).reason == "{unbalanced"  # said as written
 
 
 # ---------------------------------------------------------------- the ZUGFeRD corpus

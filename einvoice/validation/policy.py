@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 
 from stdnum.de import leitweg
@@ -74,9 +75,11 @@ class Policy:
         version = _VERSION.search(spec)
         reason = rule.reason or ("Das Profil {profile} wird nicht angenommen. / Profile "
                                  "{profile} is not accepted.")
-        return Decision(rule.profile, reason.format_map(_Placeholders(
-            profile=rule.profile, specification=spec,
-            version=version.group(1) if version else spec)))
+        with suppress(ValueError, IndexError):  # stray braces in an operator's text: as written
+            reason = reason.format_map(_Placeholders(
+                profile=rule.profile, specification=spec,
+                version=version.group(1) if version else spec))
+        return Decision(rule.profile, reason)
 
     def rejection(self, decision: Decision, specification: str | None) -> Finding:
         """The finding that rejects a document by the policy, with its reason."""
