@@ -22,6 +22,15 @@ def status_after_validation(verdict: Verdict | None) -> Status:
     return Status.PENDING if verdict is Verdict.ACCEPT else Status.INVALID
 
 
+def status_after_revalidation(status: str, verdict: Verdict | None) -> Status | None:
+    """A document left received, validated again: where it moves now (pending, invalid), or
+    None when it stays: still no verdict, or no longer received (moved meanwhile)."""
+    if status != Status.RECEIVED:
+        return None
+    after = status_after_validation(verdict)
+    return None if after is Status.RECEIVED else after
+
+
 def seller_key(model: Invoice) -> str | None:
     """Who the seller is for duplicate detection: VAT id if given, else the normalised name."""
     if model.seller.vat_id:

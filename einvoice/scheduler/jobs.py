@@ -1,5 +1,6 @@
-"""The service's three jobs (intake, notify, export) over one context, each run recorded as a
-``JobRun`` row, each folder, mailbox and the export taken under a named lock."""
+"""The service's jobs (intake, notify, export; revalidate after each intake) over one context,
+each run recorded as a ``JobRun`` row, each folder, mailbox and the export taken under a named
+lock."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from einvoice.store.types import utcnow
 
 log = logging.getLogger("einvoice.scheduler")
 
-INTAKE, NOTIFY, EXPORT = "intake", "notify", "export"
+INTAKE, NOTIFY, EXPORT, REVALIDATE = "intake", "notify", "export", "revalidate"
 ACTOR = "scheduler"
 
 
@@ -108,6 +109,26 @@ class Service:
             for box in self.ctx.settings.mailboxes:
                 self.check()
                 self._mailbox(run, box)
+        self.revalidate()
+
+    def revalidate(self) -> None:
+        """Validate again what the engine could not decide (received, verdict undefined), so
+        that nothing waits in received for ever; notices as ingest queues them (mail)."""
+        from einvoice.intake.mail import CHANNEL as MAIL
+        from einvoice.notify.outbox import queue_for_ingest
+        from einvoice.pipeline.revalidate import any_waiting, revalidate_received
+
+        if not any_waiting(self.ctx.engine):
+            return
+        with self.ctx.lock(REVALIDATE, wait=False) as got:
+            if not got:
+                return  # another process is at it
+            with recorded(self.ctx, REVALIDATE) as run:
+                done = revalidate_received(self.ctx, self.check)
+                for submission_id, channel in sorted(done.rejected_submissions.items()):
+                    if channel == MAIL:
+                        queue_for_ingest(self.ctx, submission_id)
+                run.note(f"{len(done.moved)} decided, {len(done.waiting)} still undefined")
 
     def _mailbox(self, run: Run, box: Any) -> None:
         from einvoice.intake.mail import poll
