@@ -165,3 +165,19 @@ def test_ingest_checks_by_the_release_in_force_on_the_receipt_day(
                                          received_at=moment)).outcomes[0]
         stored[label] = get_case(ctx, outcome.invoice_id).invoice.rule_release
     assert stored == {"early": "xrechnung-2.5", "late": "xrechnung-2.6.0"}
+
+
+def test_release_2_6_0_scenarios_are_2_5_with_cii_sr_475_476_lowered() -> None:
+    """Kept in step: the only scenario change of 2.6.0 is the KoSIT configuration's lowering of
+    CII-SR-475/476 (replaced by BR-TMP-4/5) in the CII XRechnung scenarios."""
+    from einvoice.validation.findings import Level
+    from einvoice.validation.scenarios import load_scenarios
+    old = {s.name: s for s in load_scenarios(BUILTIN_RELEASES / "xrechnung-2.5/scenarios.toml")}
+    new = {s.name: s for s in load_scenarios(BUILTIN_RELEASES / "xrechnung-2.6.0/scenarios.toml")}
+    assert list(old) == list(new)
+    for name, scenario in new.items():
+        lowered = {"CII-SR-475": Level.INFORMATION, "CII-SR-476": Level.INFORMATION}
+        expected = old[name].levels | (lowered if "XRechnung" in name and "(CII)" in name else {})
+        assert scenario.levels == expected, name
+        assert (scenario.kinds, scenario.specifications, scenario.schema, scenario.packs) == (
+            old[name].kinds, old[name].specifications, old[name].schema, old[name].packs)

@@ -123,7 +123,8 @@ class Validator:
         if scenario is None:
             finding = (self.policy.rejection(decision, spec) if decision.reason else
                        self.policy.no_scenario(doc, specs, decision, self.scenarios))
-            return Report(source, Verdict.REJECT, None, [finding], kind=reading.kind.value,
+            return Report(source, Verdict.REJECT, None,
+                          [*reader_findings(reading), finding], kind=reading.kind.value,
                           specification_id=spec, profile=decision.profile)
         report = Report(source, Verdict.UNDEFINED, scenario.name, kind=reading.kind.value,
                         specification_id=spec, profile=decision.profile)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from einvoice.config import Settings
+from einvoice.config import DocumentRule, Settings
 from einvoice.formats.reader import Reading, read_document
 from einvoice.validation.document import Doc
 from einvoice.validation.engine import Validator
@@ -26,6 +26,7 @@ from einvoice.validation.findings import Finding, Report, Verdict
 from einvoice.validation.official.assertions import assertions
 from einvoice.validation.official.pack import OfficialPack
 from einvoice.validation.packs import Registry, RulePack
+from einvoice.validation.policy import Policy
 from einvoice.validation.releases import Official, PackFile, Release, in_force, installed
 from einvoice.validation.scenarios import load_scenarios
 from einvoice.validation.schematron import XsltPack
@@ -97,8 +98,9 @@ def _file_factory(spec: PackFile) -> Callable[[], RulePack]:
 
 
 def release_validator(release: Release, routes: dict[str, str],
-                      scenarios_file: Path | None = None) -> Validator:
-    validator = Validator(load_scenarios(scenarios_file or release.scenarios), routes)
+                      scenarios_file: Path | None = None,
+                      policy: Policy | None = None) -> Validator:
+    validator = Validator(load_scenarios(scenarios_file or release.scenarios), routes, policy)
     for pack in release.packs:
         validator.registry.register(pack.name, _file_factory(pack))
     for official in release.official:
@@ -110,9 +112,11 @@ class Rulebook:
     """Validators per release, built on first use and reused for every document."""
 
     def __init__(self, releases: list[Release], routes: dict[str, str] | None = None,
-                 pinned: str | None = None, scenarios_file: Path | None = None) -> None:
+                 pinned: str | None = None, scenarios_file: Path | None = None,
+                 policy: Policy | None = None) -> None:
         self.releases = releases
         self.pinned = pinned
+        self._policy = policy
         self._routes = routes or {}
         self._scenarios_file = scenarios_file
         self._validators: dict[str, Validator] = {}
@@ -125,7 +129,7 @@ class Rulebook:
         with self._lock:
             if release.id not in self._validators:
                 self._validators[release.id] = release_validator(
-                    release, self._routes, self._scenarios_file)
+                    release, self._routes, self._scenarios_file, self._policy)
             return self._validators[release.id]
 
     def validate(self, reading: Reading, source: str, max_xml_bytes: int,
@@ -152,8 +156,9 @@ class Rulebook:
 
 @functools.cache
 def _cached(added: Path, routes: tuple[tuple[str, str], ...], pinned: str | None,
-            scenarios_file: Path | None) -> Rulebook:
-    return Rulebook(installed(added), dict(routes), pinned, scenarios_file)
+            scenarios_file: Path | None, policy: tuple[tuple[str, str], ...]) -> Rulebook:
+    rules = {name: DocumentRule.model_validate_json(row) for name, row in policy}
+    return Rulebook(installed(added), dict(routes), pinned, scenarios_file, Policy(rules))
 
 
 def added_releases(settings: Settings) -> Path:
@@ -163,8 +168,9 @@ def added_releases(settings: Settings) -> Path:
 
 def rulebook_for(settings: Settings) -> Rulebook:
     """The rulebook of these settings, built once per process (compiled rules are reused)."""
+    policy = tuple((name, row.model_dump_json()) for name, row in settings.document_policy.items())
     return _cached(added_releases(settings), tuple(sorted(settings.leitweg_routes.items())),
-                   settings.rule_release, settings.scenarios_file)
+                   settings.rule_release, settings.scenarios_file, policy)
 
 
 def forget() -> None:
