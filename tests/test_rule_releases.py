@@ -163,8 +163,10 @@ def test_ingest_checks_by_the_release_in_force_on_the_receipt_day(
                                 ("late", late, data.replace(b"</cbc:ID>", b"-2</cbc:ID>", 1))):
         outcome = ingest(ctx, Submission(body, "cli", filename=f"{label}.xml",
                                          received_at=moment)).outcomes[0]
-        stored[label] = get_case(ctx, outcome.invoice_id).invoice.rule_release
-    assert stored == {"early": "xrechnung-2.5", "late": "xrechnung-2.6.0"}
+        invoice = get_case(ctx, outcome.invoice_id).invoice
+        stored[label] = (invoice.rule_release, invoice.profile)
+    assert stored == {"early": ("xrechnung-2.5", "XRECHNUNG"),
+                      "late": ("xrechnung-2.6.0", "XRECHNUNG")}
 
 
 def test_release_2_6_0_scenarios_are_2_5_with_cii_sr_475_476_lowered() -> None:

@@ -107,7 +107,8 @@ def _move(engine: Engine, case: _Waiting, report: Report, after: Status) -> bool
                            col(t.Invoice.status) == Status.RECEIVED.value)
                     .values(status=after.value, verdict=report.verdict.value,
                             scenario=report.scenario, error=report.error,
-                            rule_release=report.release, version=case.version + 1,
+                            rule_release=report.release, profile=report.profile,
+                            version=case.version + 1,
                             updated_at=utcnow()))
                 if moved.rowcount != 1:
                     return False

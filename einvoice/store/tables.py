@@ -82,6 +82,7 @@ class Invoice(SQLModel, table=True):
     verdict: str | None = Field(default=None, max_length=16)
     scenario: str | None = Field(default=None, max_length=128)
     rule_release: str | None = Field(default=None, max_length=64)
+    profile: str | None = Field(default=None, max_length=32)
     office: str | None = Field(default=None, max_length=128, index=True)
     account: str | None = Field(default=None, max_length=32)
     cost_centre: str | None = Field(default=None, max_length=32)

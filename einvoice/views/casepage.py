@@ -46,6 +46,8 @@ def case_section(case: Case, zone: ZoneInfo) -> CaseSection:
         facts.append(("Prüfergebnis", f"{VERDICT_DE.get(inv.verdict, inv.verdict)} "
                       f"({inv.verdict})" + (f", Szenario {inv.scenario}" if inv.scenario else "")
                       + (f", Regelwerk {inv.rule_release}" if inv.rule_release else "")))
+    if inv.profile:
+        facts.append(("Profil", inv.profile))
     if case.original is not None:
         facts.append(("Duplikat von", _original(case.original, zone)))
     if case.model is not None:

@@ -48,6 +48,7 @@ def summary(inv: t.Invoice, doc: t.Document) -> dict[str, Any]:
         "verdict": inv.verdict,
         "scenario": inv.scenario,
         "rule_release": inv.rule_release,
+        "profile": inv.profile,
         "error": inv.error,
     }
 
