@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from pathlib import Path
 
 from einvoice.errors import InputError
 from einvoice.formats.detect import Kind, xml_kind
@@ -92,18 +91,6 @@ class Validator:
     def validate_bytes(self, data: bytes, source: str, max_xml_bytes: int) -> Report:
         """Validate a file as given (XML or PDF with embedded XML), like the KoSIT CLI."""
         return self.validate(read_document(data, max_xml_bytes), source, max_xml_bytes)
-
-    def validate_files(self, paths: Iterable[Path], max_xml_bytes: int) -> list[Report]:
-        """One report per file; a file that cannot be read gets an ``undefined`` report."""
-        reports = []
-        for path in paths:
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                reports.append(Report(str(path), Verdict.UNDEFINED, None, error=str(exc)))
-                continue
-            reports.append(self.validate_bytes(data, str(path), max_xml_bytes))
-        return reports
 
     def validate(self, reading: Reading, source: str, max_xml_bytes: int) -> Report:
         """Validate what the reader found; the reading's canonical model is reused."""
