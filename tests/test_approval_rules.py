@@ -239,6 +239,19 @@ def test_a_rejection_queues_the_notice_with_the_reason(staff: Context) -> None:
     assert "01.02.2026, 08:30 Uhr" in notice.body and "(Asia/Tokyo time)" in notice.body
 
 
+def test_the_rejection_of_an_invoice_with_an_iban_not_on_file_goes_to_the_finance_office(
+        staff: Context) -> None:
+    """Its sender may be someone posing as the supplier (``notify.recipient``): the notice goes
+    to the finance office of the settings, not to the mail's sender."""
+    staff.settings.finance_office_email = "Rechnungsprüfung <pruefung@stadt.example>"
+    i = make_invoice(staff, ibans="DE02120300000000202051")  # the supplier is not on file
+    workflow.reject(staff, i, "alice", REASON)
+    with Session(staff.engine) as s:
+        notice = s.exec(select(t.Notice)).one()
+    assert (notice.invoice_id, notice.kind, notice.recipient) == (
+        i, "rejected", "pruefung@stadt.example")
+
+
 def test_reassign_of_an_approved_invoice_is_refused(staff: Context) -> None:
     i = make_invoice(staff)
     workflow.approve(staff, i, "alice")
@@ -406,6 +419,25 @@ def test_an_admin_acts_for_an_absent_colleague(staff: Context) -> None:
     assert last_event(staff) == (h, "boss", "hold", NOTE, "pending", "on_hold",
                                  '{"on_behalf_of": "bob", "on_behalf_reason": '
                                  '"Urlaub, Skonto läuft ab"}')
+
+
+@pytest.mark.parametrize("action", sorted(set(ACT) - {"approve"}))
+def test_every_action_on_behalf_names_the_colleague_and_the_reason(staff: Context,
+                                                                   action: str) -> None:
+    i = make_invoice(staff, FROM[action])
+    ACT[action](staff, i, who="boss", on_behalf=FOR_BOB)
+    reason, detail = AUDIT[action]
+    assert last_event(staff)[:4] == (i, "boss", action, reason)
+    assert last_detail(staff) == {**json.loads(detail or "{}"), "on_behalf_of": "bob",
+                                  "on_behalf_reason": "Urlaub, Skonto läuft ab"}
+
+
+@pytest.mark.parametrize("action", sorted(set(ACT) - {"approve"}))
+def test_every_action_on_behalf_is_held_to_the_colleagues_rights(staff: Context,
+                                                                 action: str) -> None:
+    i = make_invoice(staff, FROM[action])  # with the Kämmerei
+    assert refused_for(staff, action, i, who="boss", on_behalf=OnBehalf("tina", "krank")) == (
+        "tina acts for Tiefbauamt only: this invoice is with Kämmerei")
 
 
 def test_an_approval_on_behalf_never_completes_four_eyes(staff: Context) -> None:
