@@ -1,11 +1,15 @@
 """``einvoice rules add``: an official archive, as KoSIT publishes it, becomes a release.
 
-Accepted: the xrechnung-schematron release ZIP (or its unpacked folder) — the XRechnung
-Schematron for UBL and CII as sources (``*.sch``) and/or compiled (``*.xsl``), its
-``CHANGELOG.md`` naming version and date — or a release folder/ZIP of our own layout
-(``release.toml``). The release is staged beside the installed ones, checked (its manifest,
-every scenario's packs compile, every ``<?xmute?>`` expectation of the archive's test instances
-is met) and only then moved into place in one rename: a broken archive leaves nothing behind.
+Accepted: the xrechnung-schematron release ZIP — the XRechnung Schematron for UBL and CII as
+sources (``*.sch``) and/or compiled (``*.xsl``), its ``CHANGELOG.md`` naming version and date —,
+the validator-configuration ZIP (``scenarios.xml``, ``resources/`` with the compiled CEN and
+XRechnung XSLT), both together as one folder (unpacked or as the two ZIPs), or a release
+folder/ZIP of our own layout (``release.toml``). A ``scenarios.xml`` becomes the release's
+scenarios (else it keeps those of the newest release); compiled CEN XSLT replaces the packs
+``en16931-ubl``/``-cii``. The release is staged beside the installed ones, checked (its
+manifest, every scenario's packs compile, every ``<?xmute?>`` expectation of the archive's test
+instances is met) and only then moved into place in one rename: a broken archive leaves nothing
+behind.
 """
 
 from __future__ import annotations
@@ -22,15 +26,20 @@ from pathlib import Path
 from einvoice.errors import ConfigError, InputError
 from einvoice.formats.reader import read_document
 from einvoice.validation import xmute
+from einvoice.validation.kosit_config import scenarios_toml, toml_string
 from einvoice.validation.releases import MANIFEST, Release, load_release, seal
 from einvoice.validation.rulebook import release_validator
+from einvoice.validation.scenarios import load_scenarios
 
 MAX_MEMBERS = 5000
 MAX_UNPACKED = 256 * 1024 * 1024
 _VERSION = re.compile(r"schematron-(\d+\.\d+\.\d+)")
 _CHANGELOG = re.compile(r"^## v?(\d+\.\d+\.\d+) on (\d{4}-\d{2}-\d{2})", re.MULTILINE)
+_CONFIG = re.compile(r"(?:xrechnung-(\d+\.\d+\.\d+)-)?validator-configuration-(\d{4}-\d{2}-\d{2})")
 SYNTAXES = {"xrechnung-ubl": "XRechnung-UBL-validation",
             "xrechnung-cii": "XRechnung-CII-validation"}
+CEN = {"en16931-ubl": "EN16931-UBL-validation", "en16931-cii": "EN16931-CII-validation"}
+SCENARIOS_XML = "scenarios.xml"
 
 
 @dataclass(frozen=True)
@@ -40,9 +49,18 @@ class Installed:
 
 
 def _unpack(source: Path, into: Path) -> None:
+    """The archive (or folder) into ``into``; a ZIP at its top (both official archives given
+    together) is unpacked into a folder of its name."""
     if source.is_dir():
         shutil.copytree(source, into, symlinks=False)
-        return
+    else:
+        _extract(source, into)
+    for inner in sorted(into.glob("*.zip")):
+        _extract(inner, into / inner.stem)
+        inner.unlink()
+
+
+def _extract(source: Path, into: Path) -> None:
     try:
         with zipfile.ZipFile(source) as archive:
             members = archive.infolist()
@@ -67,35 +85,78 @@ def _artefact(root: Path, stem: str) -> Path | None:
     return None
 
 
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise ConfigError(f"not a date: {text!r}") from exc
+
+
+def _first(pattern: re.Pattern[str], texts: list[str]) -> re.Match[str] | None:
+    return next((found for text in texts if (found := pattern.search(text))), None)
+
+
 def _version(source: Path, root: Path, version: str | None,
-             valid_from: dt.date | None) -> tuple[str, dt.date]:
-    changelog = next(iter(sorted(root.rglob("CHANGELOG.md"))), None)
-    logged = _CHANGELOG.search(changelog.read_text(encoding="utf-8")) if changelog else None
-    named = _VERSION.search(source.name)
-    version = version or (named.group(1) if named else None) or (
-        logged.group(1) if logged else None)
+             valid_from: dt.date | None) -> tuple[str, dt.date, str]:
+    """Version, valid-from date and title: of the Schematron release (its name or
+    CHANGELOG.md), else of a validator configuration alone (its name), else as given."""
+    names = [source.name, *sorted(p.name for p in root.iterdir())]
+    logged = _first(_CHANGELOG, [p.read_text("utf-8", "replace")
+                                 for p in sorted(root.rglob("CHANGELOG.md"))])
+    named = _first(_VERSION, names)
+    config = _first(_CONFIG, names)
+    release = (named.group(1) if named else None) or (logged.group(1) if logged else None)
+    title = f"XRechnung Schematron {version or release}"
+    if release is None and config is not None:  # a validator configuration alone
+        release = f"config-{config.group(2)}"
+        valid_from = valid_from or _day(config.group(2))
+        title = f"XRechnung {config.group(1) or ''} validator configuration {config.group(2)}"
+    elif config is not None:
+        title += f" + validator configuration {config.group(2)}"
+    version = version or release
     if logged and valid_from is None and logged.group(1) == version:
-        valid_from = dt.date.fromisoformat(logged.group(2))
+        valid_from = _day(logged.group(2))
     if version is None or valid_from is None:
         raise ConfigError(f"{source.name}: cannot tell the release's version and date (no "
-                          "CHANGELOG.md entry for it); give --version and --valid-from")
-    return version, valid_from
+                          "CHANGELOG.md entry for it, no validator-configuration-YYYY-MM-DD "
+                          "name); give --version and --valid-from")
+    return version, valid_from, " ".join(title.split())
 
 
-def _manifest(folder: Path, source: Path, version: str, valid_from: dt.date,
-              scenarios: Path) -> None:
-    shutil.copyfile(scenarios, folder / "scenarios.toml")
-    lines = [f'id = "xrechnung-{version}"',
-             f'title = "XRechnung Schematron {version} (added from {source.name})"',
-             f'official_version = "{version}"', f"valid_from = {valid_from.isoformat()}",
-             f'source = "{source.name}, as published by KoSIT"',
+def _scenarios(root: Path, base: Path) -> str:
+    """The archive's ``scenarios.xml`` converted (with the policy scenarios of ``base``), else
+    the text of ``base``."""
+    found = sorted(root.rglob(SCENARIOS_XML))
+    if len(found) > 1:
+        raise ConfigError(f"several {SCENARIOS_XML} in the archive: "
+                          + ", ".join(p.relative_to(root).as_posix() for p in found))
+    if not found:
+        return base.read_text(encoding="utf-8")
+    return scenarios_toml(found[0].read_bytes(), load_scenarios(base),
+                          found[0].relative_to(root).as_posix())
+
+
+def _manifest(folder: Path, source: Path, version: str, valid_from: dt.date, title: str,
+              scenarios: str) -> None:
+    (folder / "scenarios.toml").write_text(scenarios, encoding="utf-8")
+    lines = [f"id = {toml_string('xrechnung-' + version)}",
+             f"title = {toml_string(f'{title} (added from {source.name})')}",
+             f"official_version = {toml_string(version)}",
+             f"valid_from = {valid_from.isoformat()}",
+             f"source = {toml_string(f'{source.name}, as published by KoSIT')}",
              'scenarios = "scenarios.toml"', ""]
     for pack, stem in SYNTAXES.items():
         found = _artefact(folder / "archive", stem)
         if found is None:
             raise ConfigError(f"{source.name}: no {stem}.sch or .xsl in the archive")
         key = "schematron" if found.suffix == ".sch" else "xslt"
-        lines += [f"[official.{pack}]", f'{key} = "{found.relative_to(folder).as_posix()}"', ""]
+        lines += [f"[official.{pack}]",
+                  f"{key} = {toml_string(found.relative_to(folder).as_posix())}", ""]
+    for pack, stem in CEN.items():  # the compiled CEN rules of a validator configuration
+        compiled = sorted((folder / "archive").rglob(stem + ".xsl"))
+        if compiled:
+            lines += ["[[pack]]", f"name = {toml_string(pack)}", 'type = "xslt"',
+                      f"file = {toml_string(compiled[0].relative_to(folder).as_posix())}", ""]
     lines += ["[sha256]"] + [f'"{name}" = "{value}"' for name, value in seal(folder).items()]
     (folder / MANIFEST).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -137,8 +198,9 @@ def check(release: Release, routes: dict[str, str], tests: Path | None) -> int:
 def add_release(source: Path, target_root: Path, installed: list[Release],
                 routes: dict[str, str], version: str | None = None,
                 valid_from: dt.date | None = None) -> Installed:
-    """Stage, check and install the release in ``source`` (scenarios: those of the newest
-    ``installed`` release unless it brings its own); nothing stays behind on failure."""
+    """Stage, check and install the release in ``source`` (scenarios: its ``scenarios.xml``
+    converted, else those of the newest ``installed`` release); nothing stays behind on
+    failure."""
     target_root.mkdir(parents=True, exist_ok=True)
     staging = target_root / f".staging-{uuid.uuid4().hex}"
     try:
@@ -150,8 +212,10 @@ def add_release(source: Path, target_root: Path, installed: list[Release],
             folder = staging / "release"
             folder.mkdir()
             (staging / "unpacked").rename(folder / "archive")
-            found_version, found_date = _version(source, folder / "archive", version, valid_from)
-            _manifest(folder, source, found_version, found_date, installed[-1].scenarios)
+            archive = folder / "archive"
+            found_version, found_date, title = _version(source, archive, version, valid_from)
+            _manifest(folder, source, found_version, found_date, title,
+                      _scenarios(archive, installed[-1].scenarios))
         release = load_release(folder, builtin=False)
         final = target_root / release.id
         if final.exists() or release.id in {r.id for r in installed}:
