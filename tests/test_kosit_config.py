@@ -205,6 +205,10 @@ def test_the_validator_configuration_takes_effect(run, tmp_path: Path,  # type: 
     assert {p: info["engine"] for p, info in new["packs"].items()} == {
         "xrechnung-ubl": "official", "xrechnung-cii": "official"}
     assert new["scenarios"][0]["levels"]["BR-CL-23"] == "error"
+    assert new["replaced"] == {
+        "en16931-ubl": "archive/resources/ubl/2.1/xsl/EN16931-UBL-validation.xsl"}
+    assert "pack en16931-ubl: replaced by the release's archive/resources/ubl/2.1/xsl/" \
+        in run("rules").output
     assert [s["name"] for s in new["scenarios"]] == [
         s["name"] for s in listed["xrechnung-2.5"]["scenarios"]]
     sample = bad_unit(tmp_path, corpus)

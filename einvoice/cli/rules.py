@@ -44,7 +44,9 @@ def _describe(settings: Any) -> list[dict[str, Any]]:
                            "packs": list(s.packs),
                            "levels": {rule: lvl.value for rule, lvl in s.levels.items()}}
                           for s in validator.scenarios],
-            "packs": official})
+            "packs": official,
+            "replaced": {pack.name: pack.path.relative_to(release.folder).as_posix()
+                         for pack in release.packs}})
     return out
 
 
@@ -74,6 +76,8 @@ def rules(ctx: typer.Context, as_json: JsonOpt = False, config: ConfigOpt = None
             lagging = info["official_rules"]
             typer.echo(f"    pack {pack}: {info['engine']}"
                        + (f" - official engine for {', '.join(lagging)}" if lagging else ""))
+        for pack, artefact in release["replaced"].items():
+            typer.echo(f"    pack {pack}: replaced by the release's {artefact}")
     typer.echo("* = in force today; `einvoice validate --release ID` pins one")
 
 
