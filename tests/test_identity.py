@@ -281,6 +281,14 @@ def db_role(pg_url: str) -> Iterator[str]:
         conn.execute(f"DROP ROLE {role}")
 
 
+def writes_admin_tables(ctx: Context) -> dict[str, bool]:
+    """Whether the connection's login may change the tables only admins write."""
+    with ctx.engine.connect() as conn:
+        return {table: conn.exec_driver_sql(
+            f"SELECT has_table_privilege('{table}', 'UPDATE')").scalar_one()
+            for table in ("staff", "supplier")}
+
+
 def test_the_database_login_is_the_identity(pg_url: str, db_role: str, tmp_path: Path) -> None:
     from tests.test_approval_rules import make_invoice
 
@@ -300,6 +308,9 @@ def test_the_database_login_is_the_identity(pg_url: str, db_role: str, tmp_path:
                 f"SELECT has_table_privilege('auditevent', '{right}')").scalar_one()
                 for right in ("INSERT", "UPDATE", "DELETE")}
         assert rights == {"INSERT": True, "UPDATE": False, "DELETE": False}
+        assert writes_admin_tables(as_role) == {"staff": False, "supplier": False}
+        staff.add(owner, "postgres", StaffData(db_role, "Rolle", Role.ADMIN))
+        assert writes_admin_tables(as_role) == {"staff": True, "supplier": True}
         staff.disable(owner, "postgres", db_role)
         with pytest.raises(NotPermitted, match=f"^{db_role} is disabled in the staff register"):
             workflow.hold(as_role, make_invoice(owner), db_role, "x")

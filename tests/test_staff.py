@@ -86,7 +86,9 @@ def test_an_admin_registers_and_changes_people(office: Context) -> None:
     assert staff.add(office, "root", StaffData("mueller", "Marie Müller", Role.VIEWER)) == (
         "mueller is now viewer")
     assert entry(office, "mueller") == Member("mueller", Role.VIEWER, staff_id=found.staff_id)
-    assert staff_events(office)[-1][1:4] == ("staff-add", "approver", "viewer")
+    assert staff_events(office)[-1] == ("root", "staff-add", "approver", "viewer", {
+        "login": "mueller", "name": "Marie Müller", "role": "viewer", "limit": None,
+        "offices": [], "steps": []})
 
 
 @pytest.mark.parametrize(("who", "message"), [
@@ -121,6 +123,13 @@ def test_what_an_entry_may_hold(office: Context, data: StaffData, message: str) 
         staff.add(office, "root", data)
     assert str(refused.value).startswith(message)
     assert staff_events(office) == []
+
+
+def test_a_refused_login_is_told_what_a_login_is(office: Context) -> None:
+    with pytest.raises(StaffError) as refused:
+        staff.add(office, "root", StaffData("m mueller", "M", Role.APPROVER))
+    assert str(refused.value) == ("'m mueller' is not a login (letters, digits, _ . @ -; at most "
+                                  "128)")
 
 
 def test_what_an_entry_may_hold_at_its_edges(office: Context) -> None:
@@ -173,6 +182,25 @@ def test_disable_and_enable_again(office: Context) -> None:
 
 def test_the_register_is_listed_by_login(office: Context) -> None:
     assert [r.login for r in staff.listing(office)] == ["alice", "bob", "carol", "root"]
+    register(office, "zoe", "adam")  # registered after the others, and not in order
+    assert [r.login for r in staff.listing(office)] == ["adam", "alice", "bob", "carol", "root",
+                                                        "zoe"]
+
+
+def test_with_database_logins_staff_add_grants_admin_rights_to_admins_only(
+        office: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``identity = "database"``: each login is a database role, which ``staff add`` grants
+    what its role needs (what the grants are: ``store.grants``, on PostgreSQL in
+    ``tests/test_identity.py``); here the call at that boundary, on either database."""
+    granted: list[tuple[str, object]] = []
+    monkeypatch.setattr(staff, "grant_staff",
+                        lambda conn, login, admin=False: granted.append((login, admin)))
+    staff.add(office, "root", StaffData("mueller", "M", Role.APPROVER))
+    assert granted == []  # identity = "os": logins are no database roles
+    office.settings.identity = "database"
+    for role in (Role.APPROVER, Role.ADMIN, Role.VIEWER):
+        staff.add(office, "root", StaffData("mueller", "M", role))
+    assert granted == [("mueller", False), ("mueller", True), ("mueller", False)]
 
 
 # ------------------------------------------------------------------ the CLI
