@@ -12,16 +12,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import Session, col, select
 from typer.testing import CliRunner, Result
 
-from einvoice.approval import identity
+from einvoice.approval import identity, workflow
+from einvoice.approval.steps import next_steps, plan
 from einvoice.cli import app
 from einvoice.config import load_settings
+from einvoice.context import Context
 from einvoice.errors import ConfigError
+from einvoice.store import tables as t
+from tests.test_approval_rules import make_invoice
 
 SAMPLE = "valid/xrechnung-testsuite/technical-cases/cius/01.01_comprehensive_test_ubl.xml"
 STEPS = '[approval_steps]\n"Tiefbauamt" = ["sachlich", "rechnerisch", "anordnung"]\n'
@@ -138,6 +144,38 @@ def test_close_what_cannot_be_approved(cli: Run, corpus: Path) -> None:
         cli("carl", "close", str(pending), "--reason", "x", code=1))
     cli("carl", "close", str(broken), "--reason", "nochmal", code=1)
     cli("carl", "close", str(pending), code=2)  # --reason is required
+
+
+def test_the_next_step_counts_the_amount_in_eur(ctx: Context) -> None:
+    """After one approval: above the four-eyes threshold (in EUR, converted by ``eur_rates``;
+    a currency without a rate counts as above) the plain approval waits for a second person."""
+    ctx.settings.four_eyes_threshold = Decimal("5000")
+    ctx.settings.eur_rates = {"USD": Decimal("0.5")}
+    amounts = {"above": ("5000.01", "EUR"), "at": ("5000.00", "EUR"),
+               "dollars": ("10000.00", "USD"), "more dollars": ("10000.02", "USD"),
+               "pounds": ("1.00", "GBP"), "no total": (None, "EUR")}
+    ids = {}
+    for name, (gross, currency) in amounts.items():
+        ids[name] = make_invoice(ctx, gross=None if gross is None else Decimal(gross),
+                                 currency=currency)
+        workflow.approve(ctx, ids[name], "alice")
+    with Session(ctx.engine) as s:
+        invoices = s.exec(select(t.Invoice).where(col(t.Invoice.id).in_(ids.values()))).all()
+    waiting = next_steps(ctx, invoices)
+    assert {name: waiting[i] for name, i in ids.items()} == {
+        "above": "approve", "at": None, "dollars": None, "more dollars": "approve",
+        "pounds": "approve", "no total": None}
+
+
+@pytest.mark.parametrize("name", ["XXXX", "None", "null", "-", "unassigned"])
+def test_an_invoice_without_an_office_takes_no_offices_steps(name: str) -> None:
+    """Whatever an office is called, even like a placeholder, an unassigned invoice (or one
+    whose office is empty) keeps the plain approval."""
+    settings = load_settings(approval_steps={name: ["sachlich", "anordnung"]})
+    for office in (None, ""):
+        assert plan(settings, office, Decimal("1.00"), "EUR") == (("approve", 1),)
+    assert plan(settings, name, Decimal("1.00"), "EUR") == (("sachlich", 1),
+                                                                 ("anordnung", 1))
 
 
 # ------------------------------------------------------------------ the settings
