@@ -7,11 +7,15 @@ the Python interpreter, which may live in root's home (pyenv): folders on the wa
 cannot enter get an ACL entry for the shared group (``setfacl``), taken away afterwards.
 
 Needs root and the Debian packages passwd (useradd), util-linux (runuser) and acl (setfacl). In
-CI (``CI=true``) a missing piece fails the test, elsewhere it skips with the reason.
+CI (``CI=true``) a missing piece fails the test, elsewhere it skips with the reason
+(``tests.system``). Test processes running at once (pytest-xdist) take turns at the account
+database and at the ACLs of the shared folders (a file lock): ``useradd`` refuses to run while
+another one holds ``/etc/passwd``, and two ``setfacl`` on one folder could lose an entry.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import stat
@@ -23,8 +27,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
 
 from tests import system
 
@@ -75,14 +77,21 @@ def _sh(*cmd: str) -> None:
 
 
 @contextmanager
+def _one_at_a_time() -> Iterator[None]:
+    """Hold the lock every test process takes before it changes accounts or folder ACLs."""
+    with (Path(tempfile.gettempdir()) / "einvoice-test-accounts.lock").open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextmanager
 def os_accounts(*names: str, settings: str) -> Iterator[Accounts]:
     """Accounts ``names`` (the first owns the shared folder) in one new group, and the settings
     file ``settings`` (``{base}`` is the shared folder) readable by all of them."""
-    if os.geteuid() != 0:
-        message = "creating OS accounts needs root"
-        if system.in_ci():
-            pytest.fail(f"{message}; required in CI", pytrace=False)
-        pytest.skip(message)
+    system.require_root("creating OS accounts (useradd)")
     for binary, package in (("groupadd", "passwd"), ("useradd", "passwd"),
                             ("runuser", "util-linux")):
         _need(binary, package)
@@ -95,22 +104,24 @@ def os_accounts(*names: str, settings: str) -> Iterator[Accounts]:
     base = Path(tempfile.mkdtemp(prefix="einvoice-accounts-"))
     made: list[str] = []
     try:
-        _sh("groupadd", group)
-        for login in logins.values():
-            _sh("useradd", "--no-create-home", "--user-group", "--groups", group,
-                "--shell", "/usr/sbin/nologin", "--comment", login.title(), login)
-            made.append(login)
-        for folder in closed:
-            _sh("setfacl", "-m", f"g:{group}:x", str(folder))
+        with _one_at_a_time():
+            _sh("groupadd", group)
+            for login in logins.values():
+                _sh("useradd", "--no-create-home", "--user-group", "--groups", group,
+                    "--shell", "/usr/sbin/nologin", "--comment", login.title(), login)
+                made.append(login)
+            for folder in closed:
+                _sh("setfacl", "-m", f"g:{group}:x", str(folder))
         (base / "einvoice.toml").write_text(settings.format(base=base), encoding="utf-8")
         _sh("chown", "-R", f"{logins[names[0]]}:{group}", str(base))
         base.chmod(0o2770)
         yield Accounts(group, logins, base)
     finally:
-        for folder in closed:
-            subprocess.run(["setfacl", "-x", f"g:{group}", str(folder)], capture_output=True,
-                           check=False)
-        for login in made:
-            subprocess.run(["userdel", login], capture_output=True, check=False)
-        subprocess.run(["groupdel", group], capture_output=True, check=False)
+        with _one_at_a_time():
+            for folder in closed:
+                subprocess.run(["setfacl", "-x", f"g:{group}", str(folder)],
+                               capture_output=True, check=False)
+            for login in made:
+                subprocess.run(["userdel", login], capture_output=True, check=False)
+            subprocess.run(["groupdel", group], capture_output=True, check=False)
         shutil.rmtree(base, ignore_errors=True)

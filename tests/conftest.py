@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,13 @@ from sqlalchemy import insert
 
 from einvoice.config import Settings, load_settings
 from einvoice.context import Context, open_context
+from tests import system
+
+# the scripts installed beside this interpreter (lint-imports, einvoice) are found as if its
+# virtual environment were activated: the README runs `.venv/bin/pytest` without activating it
+_SCRIPTS = str(Path(sys.executable).parent)
+if _SCRIPTS not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = os.pathsep.join([_SCRIPTS, *filter(None, [os.environ.get("PATH")])])
 
 # EINVOICE_CORPUS, else the nearest `shared/corpus` beside the checkout or any folder above
 # this file (so that copies of the tests, e.g. mutmut's ./mutants/, find it too)
@@ -25,9 +33,7 @@ CORPUS = Path(os.environ.get("EINVOICE_CORPUS") or next(
 def corpus_path() -> Path:
     """The corpus folder; in CI its absence is an error, elsewhere the test is skipped."""
     if not CORPUS.is_dir():
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"test corpus missing at {CORPUS} (required in CI)")
-        pytest.skip(f"test corpus missing at {CORPUS}")
+        system.missing(f"test corpus missing at {CORPUS} (set EINVOICE_CORPUS)")
     return CORPUS
 
 
@@ -38,26 +44,11 @@ def corpus() -> Path:
 
 # ------------------------------------------------------------------ databases
 
-PG_URL = os.environ.get("EINVOICE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def _pg_available() -> bool:
-    import psycopg
-
-    try:
-        with psycopg.connect(PG_URL.replace("+psycopg", ""), connect_timeout=3):
-            return True
-    except psycopg.OperationalError:
-        return False
-
-
 @pytest.fixture(scope="session")
 def pg_base_url() -> str:
-    if not _pg_available():
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"PostgreSQL not reachable at {PG_URL} (required in CI)")
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
-    return PG_URL
+    """The test database (``tests.system.postgres_url``: created when missing and the server
+    allows, one per xdist worker); no server: fail in CI, skip elsewhere."""
+    return system.postgres_url()
 
 
 @pytest.fixture

@@ -1,13 +1,16 @@
 """A throwaway Dovecot IMAP server for the mail-intake tests.
 
 Runs the real Debian ``dovecot`` on a free loopback port with its own configuration, maildir and
-runtime folder under a temporary directory. Dovecot refuses to run mail processes as root, so
-mail is owned by ``nobody``; logins use a passwd-file with a plain password.
+runtime folder under a temporary directory; logins use a passwd-file with a plain password.
+As root: Dovecot refuses to run mail processes as root, so mail is owned by ``nobody``. As any
+other account: every Dovecot process runs as that account (no chroot), so the tests need no root.
 """
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -31,10 +34,11 @@ log_path = {root}/dovecot.log
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
-default_login_user = dovenull
-default_internal_user = dovecot
-mail_uid = nobody
-mail_gid = nogroup
+default_login_user = {login_user}
+default_internal_user = {internal_user}
+default_internal_group = {internal_group}
+mail_uid = {mail_user}
+mail_gid = {mail_group}
 first_valid_uid = 1
 mail_location = maildir:{root}/mail/%u
 mail_plugins =
@@ -47,6 +51,7 @@ userdb {{
   args = username_format=%u {root}/passwd
 }}
 service imap-login {{
+  {login_chroot}
   inet_listener imap {{
     address = 127.0.0.1
     port = {port}
@@ -54,6 +59,9 @@ service imap-login {{
   inet_listener imaps {{
     port = 0
   }}
+}}
+service anvil {{
+  {login_chroot}
 }}
 service stats {{
   unix_listener stats-writer {{
@@ -123,6 +131,18 @@ class Dovecot:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
+def _accounts() -> dict[str, str]:
+    """Who Dovecot's processes run as: its own accounts under root, else the running account."""
+    if os.geteuid() == 0:
+        return {"login_user": "dovenull", "internal_user": "dovecot",
+                "internal_group": "dovecot", "mail_user": "nobody", "mail_group": "nogroup",
+                "login_chroot": ""}
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    group = grp.getgrgid(os.getegid()).gr_name
+    return {"login_user": me, "internal_user": me, "internal_group": group, "mail_user": me,
+            "mail_group": group, "login_chroot": "chroot ="}
+
+
 def make_dovecot(root: Path) -> Dovecot:
     """Write the configuration, user database and mail folder; the server is not started."""
     binary = dovecot_binary()
@@ -130,7 +150,9 @@ def make_dovecot(root: Path) -> Dovecot:
     for sub in ("run", "state", "mail"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     (root / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n", encoding="utf-8")
-    (root / "dovecot.conf").write_text(CONFIG.format(root=root, port=port), encoding="utf-8")
-    shutil.chown(root / "mail", "nobody", "nogroup")
+    (root / "dovecot.conf").write_text(CONFIG.format(root=root, port=port, **_accounts()),
+                                       encoding="utf-8")
+    if os.geteuid() == 0:
+        shutil.chown(root / "mail", "nobody", "nogroup")
     root.chmod(0o755)  # mail and auth processes run unprivileged and must reach their files
     return Dovecot(root, port, binary)
