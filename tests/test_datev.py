@@ -548,3 +548,72 @@ def test_several_invoices_and_bookings_in_one_file() -> None:
 
 def test_no_items_no_files() -> None:
     assert datev.write([], PARAMS, BATCH) == {}
+
+
+# ------------------------------------------------------------------ foreign currency
+
+FX = ("WKZ Umsatz", "Kurs", "Basis-Umsatz", "WKZ Basis-Umsatz")
+
+
+def fx(items: list[ExportItem], p: DatevParams = PARAMS) -> list[list[str]]:
+    """Umsatz, S/H and the four currency columns of each booking."""
+    return [[r["Umsatz (ohne Soll/Haben-Kz)"], r["Soll/Haben-Kennzeichen"]] + [r[c] for c in FX]
+            for r in rows(items, p)]
+
+
+def test_foreign_currency_carries_kurs_basis_umsatz_and_eur() -> None:
+    # 119.00 USD at 0.92 EUR per USD: Kurs 1 / 0.92 = 1.0869565… USD per EUR, 109.48 EUR
+    usd = item(invoice(currency="USD"), eur_rate=D("0.92"))
+    assert fx([usd]) == [["119,00", '"H"', '"USD"', "1,086957", "109,48", '"EUR"']]
+    [raw] = lines_of([usd])[2:]
+    assert raw.startswith('119,00;"H";"USD";1,086957;109,48;"EUR";70001;4900;')
+
+
+def test_eur_invoices_leave_kurs_and_basis_umsatz_empty() -> None:
+    assert fx([item()]) == [["119,00", '"H"', '"EUR"', "", "", ""]]
+    # a foreign invoice of a batch written before rates were kept: its file stays as it was
+    assert fx([item(invoice(currency="USD"))]) == [["119,00", '"H"', '"USD"', "", "", ""]]
+
+
+@pytest.mark.parametrize("rate,kurs,text", [
+    ("0.92", "1.086957", "1,086957"),  # 1.08695652…: six decimals, rounded up
+    ("0.9", "1.111111", "1,111111"),  # 1.1111111…: rounded down
+    ("0.5", "2.000000", "2,000000"),  # always six decimals
+    ("128", "0.007813", "0,007813"),  # 0.0078125 exactly: half up (not to even)
+    ("0.00625", "160.000000", "160,000000"),
+])
+def test_kurs_is_units_per_eur_with_six_decimals_and_a_decimal_comma(rate: str, kurs: str,
+                                                                      text: str) -> None:
+    assert str(datev.kurs(D(rate))) == kurs
+    assert col([item(invoice(currency="XXX"), eur_rate=D(rate))], "Kurs") == [text]
+
+
+@pytest.mark.parametrize("taxable,tax,rate,basis", [
+    ("84.11", "15.98", "0.5", "50,05"),  # 50.045: half up, not to even
+    ("84.13", "15.98", "0.5", "50,06"),  # 50.055
+    ("8.41", "1.60", "0.333", "3,33"),  # 10.01 × 0.333 = 3.33333
+    ("8.42", "1.60", "0.333", "3,34"),  # 10.02 × 0.333 = 3.33666
+    ("100.00", "19.00", "1.0642105263", "126,64"),  # 126.641052…
+    ("1000000.00", "190000.00", "0.92", "1094800,00"),  # the exact rate, not 1 / Kurs
+])
+def test_basis_umsatz_is_the_amount_in_eur_rounded_to_cents(taxable: str, tax: str, rate: str,
+                                                            basis: str) -> None:
+    model = invoice(currency="USD", vat_breakdown=[vb(taxable, tax)])
+    assert col([item(model, eur_rate=D(rate))], "Basis-Umsatz") == [basis]
+
+
+def test_basis_umsatz_is_positive_like_umsatz_and_follows_each_booking() -> None:
+    credit = invoice(currency="GBP", type_code="381")
+    negative = invoice(currency="GBP", vat_breakdown=[vb("-100.00", "-19.00")])
+    assert fx([item(credit, eur_rate=D("1.2")), item(negative, eur_rate=D("1.2"))]) == [
+        ["119,00", '"S"', '"GBP"', "0,833333", "142,80", '"EUR"'],
+        ["119,00", '"S"', '"GBP"', "0,833333", "142,80", '"EUR"']]
+    two = invoice(currency="CHF", vat_breakdown=[vb("100.00", "19.00"),
+                                                 vb("50.00", "3.50", rate="7")])
+    assert fx([item(two, eur_rate=D("1.05"))]) == [
+        ["119,00", '"H"', '"CHF"', "0,952381", "124,95", '"EUR"'],
+        ["53,50", '"H"', '"CHF"', "0,952381", "56,18", '"EUR"']]  # 56.175: half up
+    per_line = item(_two_rates().model_copy(update={"currency": "CHF"}), eur_rate=D("2"))
+    assert [(r["Umsatz (ohne Soll/Haben-Kz)"], r["Basis-Umsatz"])
+            for r in rows([per_line], params(per_line=True))] == [
+        ("119,00", "238,00"), ("11,90", "23,80"), ("23,80", "47,60"), ("53,50", "107,00")]

@@ -47,11 +47,12 @@ def _one_approval(ctx: Context) -> None:
 
 
 def _add(ctx: Context, corpus: Path, path: str, number: str, *, other_seller: bool = False,
-         approve: bool = True, **assign: Any) -> int:
-    """Ingest a corpus invoice under a new number, assign (``account=…, cost_centre=…``)
-    and approve it; returns its id."""
+         approve: bool = True, edit: Callable[[str], str] | None = None, **assign: Any) -> int:
+    """Ingest a corpus invoice under a new number (its XML changed by ``edit``), assign
+    (``account=…, cost_centre=…``) and approve it; returns its id."""
     data = (corpus / path).read_text("utf-8")
     data = re.sub(r"<cbc:ID>[^<]*</cbc:ID>", f"<cbc:ID>{number}</cbc:ID>", data, count=1)
+    data = edit(data) if edit else data
     if other_seller:
         data = data.replace(SELLER, "Andere GmbH").replace(SELLER_VAT, "DE 987654321")
     res = ingest(ctx, Submission(data.encode(), "cli", filename=f"{number}.xml"))
@@ -463,3 +464,92 @@ def test_refusals_show_in_the_json_and_the_nightly_job(
     assert (run.ok, run.detail) == (False, "batch id=1 invoice_count=1 gross_total=336.9; "
                                            f"invoice {inv} not exported: {reason}")
     assert _batches(ctx) == {1: [keep]}
+
+
+# ------------------------------------------------------------------ foreign currencies
+
+FX = ("Umsatz (ohne Soll/Haben-Kz)", "WKZ Umsatz", "Kurs", "Basis-Umsatz", "WKZ Basis-Umsatz")
+
+
+def _in(currency: str, vat_in_eur: str | None = None) -> Callable[[str], str]:
+    """An edit for ``_add``: a UBL invoice in ``currency`` (every amount), with ``vat_in_eur``
+    also giving its VAT total in EUR (BT-6 = EUR and a second TaxTotal: BT-111)."""
+    def edit(xml: str) -> str:
+        code = "<cbc:DocumentCurrencyCode>EUR</cbc:DocumentCurrencyCode>"
+        assert code in xml and xml.count("</cac:TaxTotal>") == 1
+        xml = xml.replace('currencyID="EUR"', f'currencyID="{currency}"').replace(
+            code, code.replace("EUR", currency))
+        if vat_in_eur is None:
+            return xml
+        return xml.replace("</cbc:DocumentCurrencyCode>", "</cbc:DocumentCurrencyCode>"
+                           "<cbc:TaxCurrencyCode>EUR</cbc:TaxCurrencyCode>").replace(
+            "</cac:TaxTotal>", f'</cac:TaxTotal><cac:TaxTotal><cbc:TaxAmount currencyID="EUR">'
+            f"{vat_in_eur}</cbc:TaxAmount></cac:TaxTotal>")
+    return edit
+
+
+def _fx(rows: list[dict[str, str]]) -> list[list[str]]:
+    return [[r[c] for c in FX] for r in rows]
+
+
+def _export_detail(ctx: Context, inv: int) -> dict[str, Any]:
+    with Session(ctx.engine) as s:
+        ev = s.exec(select(t.AuditEvent).where(col(t.AuditEvent.invoice_id) == inv,
+                                               col(t.AuditEvent.action) == "export")).one()
+    return dict(json.loads(ev.detail or "{}"))
+
+
+def test_foreign_currency_at_the_configured_rate_kept_for_rewrite(ctx: Context,
+                                                                  corpus: Path) -> None:
+    ctx.settings.eur_rates = {"USD": Decimal("0.92")}
+    eur = _add(ctx, corpus, TWO_LINES, "R-EUR")
+    usd = _add(ctx, corpus, TWO_LINES, "R-USD", edit=_in("USD"))
+    result = batch.export(ctx, "bob")
+    assert result.folder is not None and result.batch_id is not None
+    rows = _rows(result.folder)
+    # 336.90 USD × 0.92 = 309.948 EUR; Kurs 1 / 0.92 = 1.0869565… USD per EUR
+    assert _fx(rows[usd]) == [["336,90", "USD", "1,086957", "309,95", "EUR"]]
+    assert _fx(rows[eur]) == [["336,90", "EUR", "", "", ""]]
+    assert _export_detail(ctx, usd)["eur_rate"] == "0.92"
+    assert "eur_rate" not in _export_detail(ctx, eur)
+    ctx.settings.eur_rates = {"USD": Decimal("0.5")}  # the rate of the batch, not today's
+    again = batch.rewrite(ctx, result.batch_id)
+    assert again.manifest_sha256 == result.manifest_sha256 and again.folder is not None
+    assert _fx(_rows(again.folder)[usd]) == _fx(rows[usd])
+
+
+def test_foreign_currency_at_the_rate_the_invoice_gives(ctx: Context, corpus: Path) -> None:
+    ctx.settings.eur_rates = {"CHF": Decimal("2")}  # the invoice's own rate comes first
+    chf = _add(ctx, corpus, TWO_LINES, "R-CHF", edit=_in("CHF", vat_in_eur="23.45"))
+    with Session(ctx.engine) as s:
+        row = s.get(t.Invoice, chf)
+        assert row is not None and row.model_json is not None
+        totals = json.loads(row.model_json)["totals"]
+    assert (totals["vat"], totals["vat_accounting_currency"]) == ("22.04", "23.45")
+    # 23.45 EUR for 22.04 CHF of VAT: Kurs 22.04 / 23.45 = 0.9398720…, 336.90 CHF = 358.453… EUR
+    assert _fx(_export(ctx)[chf]) == [["336,90", "CHF", "0,939872", "358,45", "EUR"]]
+    assert Decimal(_export_detail(ctx, chf)["eur_rate"]) == Decimal("23.45") / Decimal("22.04")
+
+
+def test_foreign_currency_without_a_rate_is_refused(ctx: Context, corpus: Path) -> None:
+    keep = _add(ctx, corpus, TWO_LINES, "R-OK")
+    gbp = _add(ctx, corpus, TWO_LINES, "R-GBP", edit=_in("GBP"), approve=False)
+    edited = _add(ctx, corpus, TWO_LINES, "R-GBP-EDITED", edit=_in("GBP"), approve=False)
+    for inv in (gbp, edited):  # without a rate, two people approve
+        for who in ("alice", "bob"):
+            workflow.approve(ctx, inv, who)
+    EDITS["gross_total"](ctx, edited)  # refused once, for what changed
+    no_rate = {"id": gbp, "reason": "in GBP without a rate to EUR (DATEV Kurs): the invoice "
+               "gives no VAT total in EUR (BT-111) and `eur_rates` has none for GBP"}
+    changed = {"id": edited,
+               "reason": 'changed since approval: gross_total "336.9" → "9336.9"'}
+    dry = batch.export(ctx, "bob", dry_run=True)
+    assert ([p.invoice_id for p in dry.planned], dry.to_json()["refused"]) == (
+        [keep], [no_rate, changed])
+    result = batch.export(ctx, "bob")
+    assert (result.invoice_ids, result.to_json()["refused"]) == ([keep], [no_rate, changed])
+    assert _state(ctx, gbp) == (Status.APPROVED, None)
+    ctx.settings.eur_rates = {"GBP": Decimal("1.17")}  # once it has a rate, it goes
+    rows = _export(ctx)
+    assert list(rows) == [gbp]
+    assert _fx(rows[gbp]) == [["336,90", "GBP", "0,854701", "394,17", "EUR"]]

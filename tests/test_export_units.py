@@ -100,6 +100,53 @@ def test_account_only_datev_account_numbers(value: str | None, expected: str | N
     assert plan._account(value) == expected
 
 
+def foreign(currency: str | None = "CHF", vat_currency: str | None = "EUR",
+            vat: str | None = "22.04", in_eur: str | None = "23.45") -> Invoice:
+    """An invoice in ``currency`` giving BT-6, BT-110 and BT-111 as told."""
+    return invoice(currency=currency, vat_currency=vat_currency, totals=Totals(
+        with_vat=D("336.90"), vat=None if vat is None else D(vat),
+        vat_accounting_currency=None if in_eur is None else D(in_eur)))
+
+
+RATES = {"CHF": D("2"), "USD": D("0.92")}
+
+
+@pytest.mark.parametrize("model,expected", [
+    (foreign(), D("23.45") / D("22.04")),  # the invoice's own rate before the table
+    (foreign(vat="-22.04", in_eur="-23.45"), D("23.45") / D("22.04")),  # a credit note's
+    (foreign(vat_currency="GBP"), D("2")),  # VAT in another currency than EUR: the table
+    (foreign(vat_currency=None), D("2")),
+    (foreign(in_eur=None), D("2")),
+    (foreign(vat="0", in_eur="0"), D("2")),  # no VAT (0 %): no rate from it
+    (foreign(vat=None), D("2")),
+    (foreign(in_eur="-23.45"), D("2")),  # a negative rate is none
+    (foreign(currency="USD", vat_currency=None), D("0.92")),
+    (foreign(currency="GBP", vat_currency=None), None),  # no rate anywhere
+    (foreign(currency="EUR"), None), (foreign(currency=None), None),  # EUR needs none
+])
+def test_eur_rate_from_the_invoice_else_the_table(model: Invoice, expected: D | None) -> None:
+    assert plan.eur_rate(model, RATES) == expected
+
+
+def test_rate_refusal_names_the_currency_and_what_is_missing() -> None:
+    for fine in (foreign(), foreign(currency="EUR", vat_currency=None),
+                 foreign(currency=None, vat_currency=None),
+                 foreign(currency="USD", vat_currency=None)):
+        assert plan.rate_refusal(fine, RATES) is None
+    assert plan.rate_refusal(foreign(currency="GBP", vat_currency=None), RATES) == (
+        "in GBP without a rate to EUR (DATEV Kurs): the invoice gives no VAT total in EUR "
+        "(BT-111) and `eur_rates` has none for GBP")
+    idr = foreign(currency="IDR", vat_currency=None)
+    assert plan.rate_refusal(idr, {"IDR": D("0.0001000001")}) is None  # Kurs 9999.990000
+    assert plan.rate_refusal(idr, {"IDR": D("0.0001")}) == (
+        "in IDR at 0.0001 EUR per unit: a DATEV Kurs of 10000.000000 IDR per EUR is out of "
+        "the format's range")
+    assert plan.rate_refusal(idr, {"IDR": D("2000000")}) is None  # Kurs 0.0000005: 0.000001
+    assert plan.rate_refusal(idr, {"IDR": D("2000001")}) == (  # Kurs 0 is not allowed
+        "in IDR at 2000001 EUR per unit: a DATEV Kurs of 0.000000 IDR per EUR is out of the "
+        "format's range")
+
+
 def test_params_from_settings(tmp_path: Path) -> None:
     s = load_settings(data_dir=tmp_path, datev_adviser=29098, datev_client=55003,
                       datev_chart="04", datev_account_length=6, datev_fiscal_year_start="0701",

@@ -44,6 +44,9 @@ class ExportItem:
     files: tuple[str, ...]  # names of its originals inside the batch folder
     pay_by: date | None
     status: str = "exported"
+    # EUR per unit of a foreign invoice currency (DATEV Kurs, Basis-Umsatz); None: EUR, or a
+    # batch written before foreign currencies carried a rate (its files stay as they were)
+    eur_rate: Decimal | None = None
 
     @property
     def signed_gross(self) -> Decimal:

@@ -16,6 +16,9 @@ amount plus its VAT, on the line's own account and cost centre) and per document
 or charge; rounding differences within a rate go to the largest booking of that rate, so the
 invoice still adds up to BT-112 exactly.
 
+Foreign currency (BT-5 not EUR): Umsatz stays in it, Kurs (``kurs``), Basis-Umsatz (amount ×
+the item's ``eur_rate``, cents half up) and WKZ Basis-Umsatz ``EUR`` are added (EUR: empty).
+
 Tax keys: ``datev_tax_keys`` is looked up by ``"<category>:<rate>"`` (e.g. ``"AE:19"``), then by
 category (``"AE"``), then by rate (``"19"``); no match: no key. The header's creation time is
 local time in the batch's zone (the ``timezone`` setting, kept in ``DatevParams``).
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -61,6 +64,18 @@ COLUMNS: tuple[str, ...] = (
 )
 COL = {name: i for i, name in enumerate(COLUMNS)}
 assert len(COLUMNS) == 125
+
+# Columns 4-6 per developer.datev.de/datev/platform/de/dtvf/formate/buchungsstapel: an Umsatz in
+# foreign currency needs Kurs, Basis-Umsatz and WKZ Basis-Umsatz; Kurs (never 0, at most 4 digits
+# before and 6 after the comma) converts it into the base currency. It is quoted per 1 EUR
+# (Mengennotierung, like the euro reference rates of DATEV's rate table): EUR = amount / Kurs.
+KURS_LIMIT = Decimal(10000)
+
+
+def kurs(eur_rate: Decimal) -> Decimal:
+    """Kurs from EUR per unit: units of the invoice currency per 1 EUR, 6 decimals, half up."""
+    return (1 / eur_rate).quantize(Decimal("0.000001"), ROUND_HALF_UP)
+
 
 _BELEGFELD_BAD = re.compile(r"[^a-zA-Z0-9$&%*+\-/]+")
 
@@ -210,6 +225,10 @@ def _row(b: Booking, batch: BatchInfo) -> str:
     f[COL["Umsatz (ohne Soll/Haben-Kz)"]] = _amount(b.amount)
     f[COL["Soll/Haben-Kennzeichen"]] = '"S"' if credit else '"H"'
     f[COL["WKZ Umsatz"]] = _text(model.currency or "EUR", 3)
+    if item.eur_rate is not None:
+        f[COL["Kurs"]] = plain(kurs(item.eur_rate)).replace(".", ",")
+        f[COL["Basis-Umsatz"]] = _amount(b.amount * item.eur_rate)
+        f[COL["WKZ Basis-Umsatz"]] = '"EUR"'
     f[COL["Konto"]] = item.creditor
     f[COL["Gegenkonto (ohne BU-Schlüssel)"]] = b.account
     f[COL["BU-Schlüssel"]] = _text(b.key, 4) if b.key else ""
@@ -270,15 +289,9 @@ def write(items: Sequence[ExportItem], params: DatevParams, batch: BatchInfo
     out: dict[str, bytes] = {}
     for (year, fy_start), part in sorted(parts.items()):
         dates = [document_date(i) for i in part]
-        lines: list[str] = [_header(params, batch, fy_start, min(dates), max(dates),
-                                            params.zone),
-                            ";".join(COLUMNS)]
-        lines.extend(_row(b, batch) for b in _all_bookings(part, params))
+        lines = [_header(params, batch, fy_start, min(dates), max(dates), params.zone),
+                 ";".join(COLUMNS)]
+        lines.extend(_row(b, batch) for item in part for b in bookings(item, params))
         text = "\r\n".join(lines) + "\r\n"
         out[file_name(year, fy_start)] = text.encode("cp1252", errors="replace")
     return out
-
-
-def _all_bookings(items: Iterable[ExportItem], params: DatevParams) -> Iterable[Booking]:
-    for item in items:
-        yield from bookings(item, params)

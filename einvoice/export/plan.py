@@ -8,11 +8,16 @@ The booking rules live here and nowhere else. For one invoice:
   DATEV account number (digits, at most 9), so a mistyped assignment falls back instead of
   producing a booking file DATEV refuses;
 - KOST1 (cost centre) = the assigned cost centre, else the supplier's;
-- an account assigned to one line (``assign --line``) books that line (with ``datev_per_line``).
+- an account assigned to one line (``assign --line``) books that line (with ``datev_per_line``);
+- an invoice in another currency than EUR (BT-5) is booked at its rate to EUR (``eur_rate``):
+  BT-111 / BT-110 when it gives its VAT total in EUR (BT-6 = EUR), else setting ``eur_rates``
+  (EUR per unit); with neither it is refused (reported, left approved) rather than booked
+  without Kurs and Basis-Umsatz.
 
 The invoices taken are those ``approved`` and in no batch, by id, except those refused because
-they differ from what was approved (``vouch``); the batch gets the next id, a time truncated to
-milliseconds (what the files and the database both keep) and the audit chain's head before it.
+they differ from what was approved (``vouch``) or lack a rate to EUR; the batch gets the next
+id, a time truncated to milliseconds (what the files and the database both keep) and the audit
+chain's head before it.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from sqlmodel import Session, col, select
 from einvoice.context import Context
 from einvoice.errors import EinvoiceError
 from einvoice.export import BatchInfo, DatevParams, ExportItem, LineBooking
+from einvoice.export.datev import KURS_LIMIT, kurs
 from einvoice.export.folders import folder_name, safe_name
 from einvoice.export.vouch import Refusal, refusals
 from einvoice.lifecycle import Status
@@ -45,11 +51,12 @@ class ExportError(EinvoiceError):
 
 @dataclass(frozen=True)
 class Booking:
-    """How one invoice is booked in DATEV: Konto, Gegenkonto, KOST1."""
+    """How one invoice is booked in DATEV: Konto, Gegenkonto, KOST1, the rate to EUR."""
 
     creditor: str
     account: str
     cost_centre: str | None
+    eur_rate: Decimal | None = None  # EUR per unit of a foreign currency (None: EUR)
 
 
 @dataclass(frozen=True)
@@ -126,31 +133,72 @@ def params_from_settings(ctx: Context) -> DatevParams:
                        timezone=s.timezone)
 
 
-def _candidates(s: Session) -> tuple[list[t.Invoice], list[Refusal]]:
-    """The invoices the next batch takes, and the approved ones it refuses."""
+def eur_rate(model: InvoiceModel, table: Mapping[str, Decimal]) -> Decimal | None:
+    """EUR per unit of the invoice currency (BT-5): BT-111 / BT-110 when the invoice gives its
+    VAT total in EUR (BT-6), else ``table`` (``eur_rates``); None for an invoice in EUR (or
+    none named) and when neither gives a rate."""
+    currency = model.currency or "EUR"
+    if currency == "EUR":
+        return None
+    vat, in_eur = model.totals.vat, model.totals.vat_accounting_currency
+    if model.vat_currency == "EUR" and vat and in_eur and in_eur / vat > 0:
+        return in_eur / vat
+    return table.get(currency)
+
+
+def rate_refusal(model: InvoiceModel, table: Mapping[str, Decimal]) -> str | None:
+    """Why an invoice cannot be booked in DATEV for want of a rate to EUR (None: it can)."""
+    currency = model.currency or "EUR"
+    if currency == "EUR":
+        return None
+    rate = eur_rate(model, table)
+    if rate is None:
+        return (f"in {currency} without a rate to EUR (DATEV Kurs): the invoice gives no VAT "
+                f"total in EUR (BT-111) and `eur_rates` has none for {currency}")
+    if not 0 < kurs(rate) < KURS_LIMIT:
+        return (f"in {currency} at {plain(rate)} EUR per unit: a DATEV Kurs of "
+                f"{plain(kurs(rate))} {currency} per EUR is out of the format's range")
+    return None
+
+
+def _model(inv: t.Invoice) -> InvoiceModel | None:
+    return None if inv.model_json is None else InvoiceModel.model_validate_json(inv.model_json)
+
+
+def _candidates(ctx: Context, s: Session) -> tuple[list[t.Invoice], list[Refusal]]:
+    """The invoices the next batch takes, and the approved ones it refuses (by id)."""
     approved = list(s.exec(select(t.Invoice).where(col(t.Invoice.status) == Status.APPROVED,
                                                    col(t.Invoice.export_batch_id).is_(None))
                            .order_by(col(t.Invoice.id))).all())
     refused = refusals(s.connection(), [inv.id for inv in approved if inv.id is not None])
     out = {r.invoice_id for r in refused}
+    for inv in approved:
+        model = _model(inv) if inv.id not in out else None
+        reason = rate_refusal(model, ctx.settings.eur_rates) if model else None
+        if reason and inv.id is not None:
+            refused.append(Refusal(inv.id, reason))
+            out.add(inv.id)
+    refused.sort(key=lambda r: r.invoice_id)
     return [inv for inv in approved if inv.id not in out], refused
 
 
 def _book(ctx: Context, s: Session, inv: t.Invoice) -> Booking:
     supplier = supplier_for(s, inv.seller_vat_id, inv.seller_name)
+    model = _model(inv)
     return Booking(
         creditor=_account(supplier.creditor_account if supplier else None)
         or ctx.settings.datev_default_creditor,
         account=_account(inv.account) or _account(supplier.account if supplier else None)
         or ctx.settings.datev_default_account,
-        cost_centre=inv.cost_centre or (supplier.cost_centre if supplier else None))
+        cost_centre=inv.cost_centre or (supplier.cost_centre if supplier else None),
+        eur_rate=eur_rate(model, ctx.settings.eur_rates) if model else None)
 
 
 def preview(ctx: Context) -> list[Planned]:
     """What the next export would take (nothing is written)."""
     with Session(ctx.engine) as s:
         out = []
-        for inv in _candidates(s)[0]:
+        for inv in _candidates(ctx, s)[0]:
             assert inv.id is not None
             b = _book(ctx, s, inv)
             out.append(Planned(inv.id, inv.number, inv.seller_name, inv.type_code,
@@ -162,7 +210,7 @@ def preview(ctx: Context) -> list[Planned]:
 def refused(ctx: Context) -> list[Refusal]:
     """The approved invoices the next export would refuse (nothing is written)."""
     with Session(ctx.engine) as s:
-        return _candidates(s)[1]
+        return _candidates(ctx, s)[1]
 
 
 def next_batch(ctx: Context, actor: str) -> Batch | None:
@@ -170,7 +218,7 @@ def next_batch(ctx: Context, actor: str) -> Batch | None:
     no approved invoice; a batch without entries when every one was refused)."""
     with Session(ctx.engine) as s:
         head = chain.head(s.connection())
-        invoices, refused_ = _candidates(s)
+        invoices, refused_ = _candidates(ctx, s)
         if not invoices and not refused_:
             return None
         batch_id = (s.exec(select(func.max(t.ExportBatch.id))).one() or 0) + 1
@@ -213,5 +261,5 @@ def entries(ctx: Context, s: Session, invoices: Sequence[t.Invoice],
             assigned_cost_centre=inv.cost_centre, lines=tuple(lines.get(inv.id, [])),
             original_sha256=doc.sha256, xml_sha256=doc.xml_sha256,
             files=tuple(o.name for o in originals), pay_by=inv.pay_by or model.due_date,
-            status=Status.EXPORTED), tuple(originals)))
+            status=Status.EXPORTED, eur_rate=b.eur_rate), tuple(originals)))
     return tuple(out)

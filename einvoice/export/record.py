@@ -2,8 +2,8 @@
 
 The transaction inserts the ``ExportBatch`` row (with the manifest's SHA-256), sets the
 invoices ``exported`` with the batch id, appends one audit event per invoice carrying the
-accounts it was booked on and one batch event carrying the DATEV settings used and the audit
-chain's head its manifest anchors. The update
+accounts it was booked on (and the rate to EUR of a foreign currency) and one batch event
+carrying the DATEV settings used and the audit chain's head its manifest anchors. The update
 takes only invoices still ``approved`` and in no batch: if any of the batch's invoices changed
 since it was planned (or a batch with its id appeared), :class:`Stale` is raised and nothing is
 recorded, so the folder written from the old state must be discarded.
@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from einvoice.lifecycle import Status
 from einvoice.store import chain, retry
 from einvoice.store import tables as t
 from einvoice.store.types import utcnow
+from einvoice.views.formatting import plain
 
 _CHUNK = 500  # invoice ids per UPDATE (bound parameters are limited)
 
@@ -84,10 +86,11 @@ def _commit(conn: Connection, batch: Batch, folder: Path, manifest_sha256: str,
     if changed != len(ids):
         raise Stale
     for item in batch.items:
+        rate = {} if item.eur_rate is None else {"eur_rate": plain(item.eur_rate)}
         chain.append(conn, invoice_id=item.invoice_id, actor=info.actor, action="export",
                      before=Status.APPROVED, after=Status.EXPORTED,
                      detail={"batch": info.batch_id, "creditor": item.creditor,
-                             "account": item.account, "cost_centre": item.cost_centre})
+                             "account": item.account, "cost_centre": item.cost_centre} | rate)
     chain.append(conn, invoice_id=None, actor=info.actor, action="export-batch", before=None,
                  after=None, detail={"batch": info.batch_id, "folder": info.folder,
                                      "manifest_sha256": manifest_sha256,
@@ -122,8 +125,10 @@ def recorded(ctx: Context, batch_id: int) -> Recorded:
             if detail.get("batch") != batch_id:
                 continue
             if ev.action == "export" and ev.invoice_id is not None:
+                rate = detail.get("eur_rate")  # only foreign currencies, since they have one
                 bookings[ev.invoice_id] = Booking(detail["creditor"], detail["account"],
-                                                  detail["cost_centre"])
+                                                  detail["cost_centre"],
+                                                  None if rate is None else Decimal(rate))
             elif ev.action == "export-batch":
                 params = DatevParams.from_json(detail["datev"])
                 head = chain.Head.from_json(detail["head"]) if "head" in detail else None
