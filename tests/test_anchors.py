@@ -257,6 +257,13 @@ def test_deleting_a_middle_event_breaks_the_link(ctx: Context, trail: Trail) -> 
         False, 4, trail.ids[4], BROKEN, 1, 0)
 
 
+def test_a_broken_link_past_an_anchor_counts_what_the_anchor_vouched_for(ctx: Context,
+                                                                        trail: Trail) -> None:
+    remove(ctx, trail.ids[4])
+    assert audit.verify(ctx.engine, [trail.pin(3), trail.pin(6)]) == ChainCheck(
+        False, 5, trail.ids[5], BROKEN, 2, 3)
+
+
 def test_an_edited_event_is_found_by_its_hash(ctx: Context, trail: Trail) -> None:
     with ctx.engine.begin() as conn:
         conn.execute(update(EVENTS).where(EVENTS.c.id == trail.ids[4]).values(actor="mallory"))
@@ -315,6 +322,18 @@ def test_an_inserted_event_is_found_in_a_recomputed_chain(ctx: Context, trail: T
     assert audit.verify(ctx.engine, [trail.pin(3)]) == ChainCheck(
         False, 1, 0, f"#3 of the trail is event {trail.ids[1]}, but event {trail.ids[2]} by "
         f"anchor A3: events were inserted, deleted or reordered; {gone(1, 0)}", 1, 0, "A3")
+
+
+def test_an_anchor_is_checked_even_where_another_one_holds(ctx: Context, trail: Trail) -> None:
+    """Two anchors of the same event disagree (one was kept of another trail, or forged): the
+    one that holds does not vouch for the trail the other contradicts."""
+    other = Anchor("B3", dataclasses.replace(trail.heads[3], hash="0" * 64))
+    assert audit.verify(ctx.engine, [trail.pin(3), other]) == ChainCheck(
+        False, 1, trail.ids[0], f"event {trail.ids[2]} (#3) has another hash than anchor B3 "
+        "recorded: it or an event before it was changed, reordered or replaced; "
+        f"{gone(1, trail.ids[0])}", 2, 0, "B3")
+    assert audit.verify(ctx.engine, [other, trail.pin(3)]) == audit.verify(
+        ctx.engine, [trail.pin(3), other])
 
 
 def test_a_change_after_the_newest_anchor_is_not_seen(ctx: Context, trail: Trail) -> None:

@@ -218,6 +218,15 @@ def test_a_status_changed_behind_the_workflow_is_found_past_the_anchors(ctx: Con
         False, 6, None, status_problem(b, "approved"), anchors=1, anchored=6)
 
 
+def test_the_invoice_of_id_0_is_checked_against_its_own_events(ctx: Context) -> None:
+    """0 is an id like any other (a row written with it by hand or a migration), though false."""
+    assert make_invoice(ctx, id=0) == 0
+    assert audit.verify(ctx.engine) == ChainCheck(True, 1)
+    with ctx.engine.begin() as conn:
+        conn.execute(update(t.Invoice).where(col(t.Invoice.id) == 0).values(status="approved"))
+    assert audit.verify(ctx.engine) == ChainCheck(False, 1, None, status_problem(0, "approved"))
+
+
 def test_verify_walks_the_chain_in_id_order_whatever_the_physical_order(ctx: Context) -> None:
     # PostgreSQL writes an updated row anew, behind the others: a scan without ORDER BY
     # would then meet the events out of order
