@@ -183,3 +183,17 @@ def test_release_2_6_0_scenarios_are_2_5_with_cii_sr_475_476_lowered() -> None:
         assert scenario.levels == expected, name
         assert (scenario.kinds, scenario.specifications, scenario.schema, scenario.packs) == (
             old[name].kinds, old[name].specifications, old[name].schema, old[name].packs)
+
+
+def test_peppol_r008_follows_the_peppol_bis_release_inside(book: Rulebook, corpus: Path) -> None:
+    """An empty order reference ID beside a sales order ID: R008 under 2.5 (Peppol BIS
+    3.0.20), allowed under 2.6.0 (3.0.21); the Peppol rules have no official source here, so
+    the release names its Peppol BIS version and the native rules follow it."""
+    data = (corpus / NEXT / "ubl-inv/ubl-inv-peppol-en16931-r008.xml").read_bytes()
+    case = next(c for c in xmute.cases(data) if c.id.startswith("empty-order-ref-id-no-r008"))
+    fired = {rel: {f.rule_id for f in book.validate(read_document(case.xml, LIMIT), "x", LIMIT,
+                                                    release=rel).findings}
+             for rel in ("xrechnung-2.5", "xrechnung-2.6.0")}
+    assert "PEPPOL-EN16931-R008" in fired["xrechnung-2.5"]
+    assert "PEPPOL-EN16931-R008" not in fired["xrechnung-2.6.0"]
+    assert [r.peppol_bis for r in installed()] == ["3.0.20", "3.0.21"]

@@ -39,6 +39,7 @@ def _describe(settings: Any) -> list[dict[str, Any]]:
         out.append({
             "id": release.id, "title": release.title, "version": release.official_version,
             "valid_from": release.valid_from.isoformat(), "source": release.source,
+            "peppol_bis": release.peppol_bis,
             "in_force": release.id == today.id, "builtin": release.builtin,
             "scenarios": [{"name": s.name, "schema": sorted(set(s.schema.values())),
                            "packs": list(s.packs),
@@ -67,6 +68,8 @@ def rules(ctx: typer.Context, as_json: JsonOpt = False, config: ConfigOpt = None
                    f"version {release['version']}, valid from {release['valid_from']}"
                    f"{'' if release['builtin'] else ', added'} - {release['title']}")
         typer.echo(f"    source: {release['source']}")
+        if release["peppol_bis"]:
+            typer.echo(f"    Peppol BIS rules: {release['peppol_bis']}")
         for scenario in release["scenarios"]:
             levels = len(scenario["levels"])
             typer.echo(f"    scenario {scenario['name']}: "

@@ -11,6 +11,7 @@ added with ``einvoice rules add`` in ``<data_dir>/rules/releases/<id>/``.
     valid_from = 2026-01-31                     # applies to documents received from this day
     source = "itplr-kosit/xrechnung-schematron@3098f3da (Apache-2.0)"
     scenarios = "scenarios.toml"
+    peppol_bis = "3.0.20"                       # the Peppol BIS rules inside (default: newest)
 
     [official.xrechnung-ubl]                    # reference engine of a native pack
     schematron = "official/ubl/XRechnung-UBL-validation.sch"   # or xslt = "…" (compiled)
@@ -70,6 +71,7 @@ class Release:
     packs: tuple[PackFile, ...] = ()
     sha256: dict[str, str] = field(default_factory=dict)
     builtin: bool = True
+    peppol_bis: str | None = None  # the Peppol BIS rules inside (native rules follow it)
 
 
 def digest(path: Path) -> str:
@@ -126,7 +128,8 @@ def load_release(folder: Path, builtin: bool = True) -> Release:
             official=_official(folder, data.get("official", {})),
             packs=tuple(PackFile(p["name"], p["type"], _inside(folder, p["file"]))
                         for p in data.get("pack", [])),
-            sha256=dict(data.get("sha256", {})), builtin=builtin)
+            sha256=dict(data.get("sha256", {})), builtin=builtin,
+            peppol_bis=data.get("peppol_bis"))
     except (OSError, KeyError, TypeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot load rule release {folder}: {exc}") from exc
     verify(release)

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from einvoice.config import DocumentRule, Settings
+from einvoice.errors import ConfigError
 from einvoice.formats.reader import Reading, read_document
+from einvoice.validation import xrechnung
 from einvoice.validation.document import Doc
 from einvoice.validation.engine import Validator
 from einvoice.validation.findings import Finding, Report, Verdict
@@ -48,19 +50,31 @@ class Plan:
     official: Official
     lagging: frozenset[str]  # run on the official engine
     dropped: frozenset[str]  # native rules the release no longer has
+    peppol_bis: str | None = None  # the Peppol rules of the release (native: no official source)
 
     @property
     def wholly_official(self) -> bool:
         return self.official.compiled
 
 
-def plan(official: Official) -> Plan:
+def plan(official: Official, peppol_bis: str | None = None) -> Plan:
     native = native_fingerprints().get(official.pack, {})
     if official.compiled:  # no source to compare with: the archive's XSLT decides alone
         return Plan(official.pack, official, frozenset(), frozenset(native))
     release = {rule: a.fingerprint for rule, a in assertions(official.path).items()}
     lagging = frozenset(rule for rule, fp in release.items() if native.get(rule) != fp)
-    return Plan(official.pack, official, lagging, frozenset(native.keys() - release.keys()))
+    return Plan(official.pack, official, lagging, frozenset(native.keys() - release.keys()),
+                peppol_bis)
+
+
+def _native(pack: str, peppol_bis: str | None) -> RulePack:
+    """The native pack, with the Peppol rules of the release where it says which."""
+    if pack == "xrechnung-ubl" and peppol_bis is not None:
+        try:
+            return xrechnung.ubl(peppol_bis)
+        except KeyError:
+            raise ConfigError(f"no native rules for Peppol BIS {peppol_bis}") from None
+    return Registry().get(pack)
 
 
 class ReleasePack:
@@ -81,7 +95,7 @@ def _pack_factory(spec: Plan) -> Callable[[], RulePack]:
         official = spec.official
         if spec.wholly_official:
             return XsltPack(spec.pack, official.path.read_text(encoding="utf-8"))
-        native = Registry().get(spec.pack)
+        native = _native(spec.pack, spec.peppol_bis)
         engine = (OfficialPack(spec.pack, official.path, only=spec.lagging)
                   if spec.lagging else None)
         return ReleasePack(native, engine, spec.lagging | spec.dropped)
@@ -104,7 +118,8 @@ def release_validator(release: Release, routes: dict[str, str],
     for pack in release.packs:
         validator.registry.register(pack.name, _file_factory(pack))
     for official in release.official:
-        validator.registry.register(official.pack, _pack_factory(plan(official)))
+        validator.registry.register(official.pack,
+                                    _pack_factory(plan(official, release.peppol_bis)))
     return validator
 
 

@@ -12,10 +12,10 @@ from einvoice.validation.xrechnung import ubl as _ubl
 from einvoice.validation.xrechnung.engine import Pack
 
 
-def ubl() -> Pack:
-    """The pack for UBL Invoice and CreditNote."""
-    return Pack("xrechnung-ubl", (*peppol.UBL, *_ubl.CORE, *_ubl.EXTENSION, *_ubl.CVD),
-                _ubl.NS, _ubl.SPEC_ID)
+def ubl(peppol_bis: str = peppol.LATEST) -> Pack:
+    """The pack for UBL Invoice and CreditNote, with the Peppol rules of ``peppol_bis``."""
+    return Pack("xrechnung-ubl", (*peppol.ubl_rules(peppol_bis), *_ubl.CORE, *_ubl.EXTENSION,
+                                  *_ubl.CVD), _ubl.NS, _ubl.SPEC_ID)
 
 
 def cii() -> Pack:

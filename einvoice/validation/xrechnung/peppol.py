@@ -92,11 +92,17 @@ UBL_VAT = ("cac:TaxTotal/cbc:TaxAmount"
            "[@currencyID=normalize-space(../../cbc:DocumentCurrencyCode)]")
 UBL_LINE_AC = "cac:AllowanceCharge[normalize-space(cbc:ChargeIndicator) = '{}']/cbc:Amount"
 
-UBL: tuple[Rule, ...] = (
-    # Peppol BIS 3.0.21 (XRechnung Schematron 2.6.0): an empty order reference ID is allowed
-    # where the order reference has other content (cbc:ID is mandatory in UBL, BT-13 is not)
-    fatal(f"{R}008", "//*[not(*) and not(normalize-space()) and not(self::cbc:ID["
-          "parent::cac:OrderReference/*[normalize-space()]])]", "false()"),
+# R008 (no empty elements) by Peppol BIS release: 3.0.21 (inside XRechnung Schematron 2.6.0)
+# allows an empty order reference ID where the order reference has other content (cbc:ID is
+# mandatory in UBL, BT-13 is not). The releases say which Peppol BIS they carry (``peppol_bis``).
+R008_UBL = {
+    "3.0.20": fatal(f"{R}008", "//*[not(*) and not(normalize-space())]", "false()"),
+    "3.0.21": fatal(f"{R}008", "//*[not(*) and not(normalize-space()) and not(self::cbc:ID["
+                    "parent::cac:OrderReference/*[normalize-space()]])]", "false()"),
+}
+LATEST = "3.0.21"
+
+UBL_REST: tuple[Rule, ...] = (
     fatal(f"{R}001", ubl.ROOT, "cbc:ProfileID", "BT-23"),
     fatal(f"{R}053", ubl.ROOT, "count(cac:TaxTotal[cac:TaxSubtotal]) = 1", "BT-110"),
     fatal(f"{R}054", ubl.ROOT, "count(cac:TaxTotal[not(cac:TaxSubtotal)]) = "
@@ -145,6 +151,14 @@ UBL: tuple[Rule, ...] = (
           "(/ubl:Invoice and @unitCode = ../../cbc:InvoicedQuantity/@unitCode) or "
           "(/cn:CreditNote and @unitCode = ../../cbc:CreditedQuantity/@unitCode)", "BT-150"),
 )
+
+
+def ubl_rules(peppol_bis: str = LATEST) -> tuple[Rule, ...]:
+    """The UBL rules of one Peppol BIS release (``KeyError`` for one we do not know)."""
+    return (R008_UBL[peppol_bis], *UBL_REST)
+
+
+UBL = ubl_rules()
 
 CII_CURRENCY = f"{cii.SETTLEMENT}/ram:InvoiceCurrencyCode"
 CII_TAX_CURRENCY = f"{cii.SETTLEMENT}/ram:TaxCurrencyCode"
