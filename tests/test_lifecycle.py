@@ -31,7 +31,7 @@ from einvoice.model import Invoice, Seller, Totals
 from einvoice.validation.findings import Verdict
 
 STATUSES = ["received", "pending", "invalid", "on_hold", "approved", "rejected", "exported",
-            "duplicate", "quarantined", "closed"]
+            "duplicate", "quarantined", "closed", "paid"]
 ROLES = ["viewer", "approver", "admin"]  # the staff roles, least first
 
 # action: (statuses it may start from, where it leads (None: status unchanged), least role)
@@ -44,10 +44,11 @@ TABLE: dict[str, tuple[set[str], str | None, str]] = {
     "assign": ({"pending", "on_hold"}, None, "approver"),
     "close": ({"invalid", "duplicate", "quarantined"}, "closed", "approver"),
     "export": ({"approved"}, "exported", "system"),
+    "pay": ({"exported"}, "paid", "approver"),
 }
 DOING = {"approve": "approving", "reject": "rejecting", "hold": "holding",
          "release": "releasing", "reassign": "reassigning", "assign": "assigning",
-         "close": "closing", "export": "exporting"}
+         "close": "closing", "export": "exporting", "pay": "paying"}
 
 THRESHOLD = Decimal("5000")
 AT_THRESHOLD = Decimal("5000.00")

@@ -5,11 +5,13 @@ the database, the clock or the settings object. The pipeline asks here what an i
 document becomes, the approval workflow which transitions are allowed, who may take them and
 when an invoice is approved, the export which invoices may go; the store then writes what was
 decided. ``machine``: statuses, the transition table, who may act; ``approvals``: four-eyes,
-the municipal steps, limits; ``ingest``: what a document becomes; ``suppliers``: warnings.
+the municipal steps, limits; ``ingest``: what a document becomes; ``suppliers``: warnings;
+``payments``: which invoice a line of a bank statement pays.
 
 Statuses (stored values): ``received`` → ``invalid`` or ``pending`` → ``approved`` (one person,
 or two different people above the four-eyes threshold, or an office's municipal steps) or
-``rejected`` → ``exported``; ``on_hold`` pauses a pending invoice; ``duplicate`` and
+``rejected``; approved → ``exported`` → ``paid`` (recorded by a person or from a bank
+statement); ``on_hold`` pauses a pending invoice; ``duplicate`` and
 ``quarantined`` end at ingest; ``closed`` ends an invalid, duplicate or quarantined document.
 """
 
@@ -38,6 +40,7 @@ from einvoice.lifecycle.ingest import (
 )
 from einvoice.lifecycle.machine import (
     NOT_ORIGINALS,
+    PAYMENT_EXPECTED,
     STAFF_ROLES,
     TRANSITIONS,
     Action,
@@ -48,18 +51,23 @@ from einvoice.lifecycle.machine import (
     Transition,
     WorkflowError,
     authorise,
+    check_paid_on,
     check_transition,
+    expected_payment,
     require,
     role_covers,
 )
+from einvoice.lifecycle.payments import PAYMENT_CANDIDATES, Candidate, LineMatch, match
 from einvoice.lifecycle.suppliers import iban_ok, normalise_iban, supplier_flags
 
 __all__ = [
-    "ANORDNUNG", "APPROVE_STEP", "NOT_ORIGINALS", "SACHLICH", "STAFF_ROLES", "TRANSITIONS",
-    "Action", "ApprovalOutcome", "DuplicateKey", "IngestDecision", "Member", "NotPermitted",
-    "Role", "Signature", "Status", "Transition", "WorkflowError", "approval",
-    "approvals_needed", "authorise", "check_transition", "decide_ingest", "duplicate_key",
-    "iban_ok", "in_euro", "may_sign", "next_step", "normalise_iban", "pay_by", "procedure",
+    "ANORDNUNG", "APPROVE_STEP", "NOT_ORIGINALS", "PAYMENT_CANDIDATES", "PAYMENT_EXPECTED",
+    "SACHLICH", "STAFF_ROLES", "TRANSITIONS", "Action", "ApprovalOutcome", "Candidate",
+    "DuplicateKey", "IngestDecision", "LineMatch", "Member", "NotPermitted", "Role",
+    "Signature", "Status", "Transition", "WorkflowError", "approval", "approvals_needed",
+    "authorise", "check_paid_on", "check_transition", "decide_ingest", "duplicate_key",
+    "expected_payment", "iban_ok", "in_euro", "match", "may_sign", "next_step",
+    "normalise_iban", "pay_by", "procedure",
     "require", "role_covers", "seller_key", "skonto_deadline", "status_after_validation",
     "supplier_flags",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
@@ -19,6 +20,7 @@ class Status(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"  # by a person, with a reason
     EXPORTED = "exported"  # in exactly one export batch
+    PAID = "paid"  # the accounting paid it (date in ``paid_on``)
     DUPLICATE = "duplicate"  # same seller, number, type and gross total as an earlier invoice
     QUARANTINED = "quarantined"  # could not be read
     CLOSED = "closed"  # an invalid, duplicate or quarantined document closed by a person
@@ -46,6 +48,7 @@ class Action(StrEnum):
     ASSIGN = "assign"
     CLOSE = "close"
     EXPORT = "export"
+    PAY = "pay"
 
 
 @dataclass(frozen=True)
@@ -74,11 +77,20 @@ TRANSITIONS: Mapping[Action, Transition] = {
     Action.CLOSE: Transition(_from(Status.INVALID, Status.DUPLICATE, Status.QUARANTINED),
                              Status.CLOSED, Role.APPROVER),
     Action.EXPORT: Transition(_from(Status.APPROVED), Status.EXPORTED, Role.SYSTEM),
+    # paid only after the export: the export hands the payment order (Anordnung) to the
+    # accounting, which pays; an approved invoice not yet exported has no payment order
+    Action.PAY: Transition(_from(Status.EXPORTED), Status.PAID, Role.APPROVER),
 }
 
 # a corrected invoice resent after one of these is a new invoice, not a duplicate of it
 NOT_ORIGINALS: frozenset[Status] = _from(Status.QUARANTINED, Status.INVALID, Status.REJECTED,
                                          Status.CLOSED)
+
+
+# a supplier is told the expected payment date (pay-by) only while the invoice is on its way to
+# being paid: valid and awaiting approval, approved, or handed to the accounting
+PAYMENT_EXPECTED: frozenset[Status] = _from(Status.PENDING, Status.ON_HOLD, Status.APPROVED,
+                                            Status.EXPORTED)
 
 
 class WorkflowError(EinvoiceError):
@@ -106,6 +118,19 @@ def check_transition(action: Action, status: str, role: Role, invoice_id: int) -
         allowed = ", ".join(sorted(rule.sources))
         raise WorkflowError(f"invoice {invoice_id} is {status}: cannot {action} "
                             f"(allowed from {allowed})")
+
+
+def expected_payment(status: str, pay_by: date | None) -> date | None:
+    """The pay-by date a supplier may be told: none for an invoice that will not be paid
+    (invalid, rejected, duplicate, closed, unreadable), is not checked yet, or is paid."""
+    return pay_by if status in PAYMENT_EXPECTED else None
+
+
+def check_paid_on(paid_on: date, today: date, invoice_id: int) -> None:
+    """A payment is recorded when it has happened: never on a day still to come."""
+    if paid_on > today:
+        raise WorkflowError(f"invoice {invoice_id}: payment date {paid_on.isoformat()} is in "
+                            f"the future (today is {today.isoformat()})")
 
 
 @dataclass(frozen=True)

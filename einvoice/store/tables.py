@@ -93,6 +93,7 @@ class Invoice(SQLModel, table=True):
     note: str | None = Field(default=None, sa_column=Column(Text))
     version: int = 0
     export_batch_id: int | None = Field(default=None, foreign_key="exportbatch.id", index=True)
+    paid_on: date | None = None  # the day the accounting paid it (status ``paid``)
     received_at: datetime = Field(sa_type=AwareDateTime, default_factory=utcnow)
     updated_at: datetime = Field(sa_type=AwareDateTime, default_factory=utcnow)
 
