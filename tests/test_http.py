@@ -129,7 +129,10 @@ def test_upload_with_token_gives_receipt_and_status(serve: Callable[..., Server]
         assert status.status_code == 200
         assert status.json() == {"invoice_id": doc["invoice_id"], "number": "1234567",
                                  "status": "pending", "verdict": "accept",
-                                 "pay_by": "2018-04-13"}  # BT-9 of the sample
+                                 "pay_by": "2018-04-13",  # BT-9 of the sample
+                                 "paid_on": None, "status_de": "gültig, in Prüfung durch die "
+                                 "Rechnungsstelle", "status_en": "valid, being reviewed by our "
+                                 "accounts department"}
         assert client.get("/openapi.json").json()["paths"][API]["post"]["requestBody"]
         assert client.get("/healthz").json() == {"status": "ok", "database": "ok"}
 

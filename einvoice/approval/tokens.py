@@ -13,12 +13,14 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from einvoice.context import Context
 from einvoice.errors import NotFound
-from einvoice.lifecycle import Status
+from einvoice.lifecycle import Status, expected_payment
 from einvoice.store import tables as t
 from einvoice.store.types import utcnow
 
@@ -68,28 +70,50 @@ def authenticate(ctx: Context, token: str) -> int | None:
 
 @dataclass(frozen=True)
 class InvoiceStatus:
-    """One invoice as its supplier may see it."""
+    """One invoice as its supplier may see it: ``pay_by`` only while a payment is expected
+    (``lifecycle.expected_payment``), ``paid_on`` once it is paid."""
 
     invoice_id: int
     number: str | None
     status: str
     verdict: str | None
     pay_by: date | None
+    paid_on: date | None = None
+
+
+def _as_seen(inv: t.Invoice) -> InvoiceStatus:
+    assert inv.id is not None
+    status = Status.PENDING if inv.status == Status.ON_HOLD else inv.status
+    return InvoiceStatus(invoice_id=inv.id, number=inv.number, status=status,
+                         verdict=inv.verdict, pay_by=expected_payment(inv.status, inv.pay_by),
+                         paid_on=inv.paid_on if inv.status == Status.PAID else None)
+
+
+def _own() -> Any:
+    """Invoices with the supplier id of the submission they came in (bind ``supplier``)."""
+    return (select(t.Invoice)
+            .join(t.Document, col(t.Document.id) == col(t.Invoice.document_id))
+            .join(t.Submission, col(t.Submission.id) == col(t.Document.submission_id))
+            .where(col(t.Submission.supplier_id) == bindparam("supplier")))
 
 
 def supplier_invoice(ctx: Context, supplier_id: int, invoice_id: int) -> InvoiceStatus:
     """The status of one of the supplier's own invoices (uploaded with one of its tokens).
     Anyone else's invoice raises the same NotFound as a missing one, so the answer does not
     tell whether the id exists."""
-    q = (select(t.Invoice, t.Submission.supplier_id)
-         .join(t.Document, col(t.Document.id) == col(t.Invoice.document_id))
-         .join(t.Submission, col(t.Submission.id) == col(t.Document.submission_id))
-         .where(t.Invoice.id == invoice_id))
     with Session(ctx.engine) as s:
-        row = s.exec(q).first()
-    if row is None or row[1] != supplier_id:
+        inv = s.exec(_own().where(col(t.Invoice.id) == invoice_id),
+                     params={"supplier": supplier_id}).first()
+    if inv is None:
         raise NotFound(f"no invoice with id {invoice_id}")
-    inv = row[0]
-    status = Status.PENDING if inv.status == Status.ON_HOLD else inv.status
-    return InvoiceStatus(invoice_id=invoice_id, number=inv.number, status=status,
-                         verdict=inv.verdict, pay_by=inv.pay_by)
+    return _as_seen(inv)
+
+
+def supplier_invoices(ctx: Context, supplier_id: int, number: str) -> list[InvoiceStatus]:
+    """The supplier's own invoices with this invoice number (BT-1), oldest first: a number
+    may repeat (a corrected invoice resent under the same number), and another supplier's
+    invoice with the same number is never among them."""
+    with Session(ctx.engine) as s:
+        rows = s.exec(_own().where(col(t.Invoice.number) == number.strip())
+                      .order_by(col(t.Invoice.id)), params={"supplier": supplier_id}).all()
+    return [_as_seen(inv) for inv in rows]

@@ -1,4 +1,4 @@
-"""HTTP intake: the upload API for suppliers, their upload page, and a health check.
+"""HTTP intake: the upload API for suppliers, their upload and status pages, and a health check.
 
 A thin shell over ``pipeline.ingest``, the read queries and ``approval.tokens`` (who a token
 belongs to, which invoices its holder may see); the Context is opened once at startup. Uploads
@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from anyio import CapacityLimiter, to_thread
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -26,18 +26,20 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from einvoice.approval.tokens import InvoiceStatus, authenticate, supplier_invoice
+from einvoice.approval.tokens import authenticate, supplier_invoice
 from einvoice.config import Settings
 from einvoice.context import Context, open_context
 from einvoice.errors import EinvoiceError, NotFound, TooLarge
 from einvoice.intake.bodylimit import BodyLimit, too_large
+from einvoice.intake.status import InvoiceLookup, SupplierInvoice, UnprocessableOut, lookup
 from einvoice.lifecycle import Status
+from einvoice.notify.unprocessable import unprocessable
 from einvoice.pipeline import IngestResult, Submission, ingest
 from einvoice.validation.report import VERDICT_DE, FindingOut
 from einvoice.views.labels import LEVEL_DE, status_words
 from einvoice.views.queries import get_case
 
-API_UPLOAD, PAGE_UPLOAD = "/api/v1/invoices", "/upload"
+API_UPLOAD, PAGE_UPLOAD, PAGE_STATUS = "/api/v1/invoices", "/upload", "/status"
 
 _env = Environment(loader=PackageLoader("einvoice", "templates"),
                    autoescape=select_autoescape(["html"]))
@@ -51,6 +53,7 @@ class DocumentOut(BaseModel):
     verdict: str | None
     error: str | None
     findings: list[FindingOut]
+    unprocessable: UnprocessableOut | None = None  # why it is not processed, what to send
 
 
 class Receipt(BaseModel):
@@ -121,7 +124,9 @@ def _receipt(ctx: Context, result: IngestResult) -> Receipt:
         docs.append(DocumentOut(
             invoice_id=outcome.invoice_id, filename=outcome.filename, kind=outcome.kind,
             status=case.invoice.status, verdict=case.invoice.verdict, error=outcome.error,
-            findings=[FindingOut.of(f) for f in case.findings]))
+            findings=[FindingOut.of(f) for f in case.findings],
+            unprocessable=UnprocessableOut.of(unprocessable(case.invoice.status, outcome.kind,
+                                                            outcome.error))))
     return Receipt(submission_id=result.submission_id, sha256=result.sha256, documents=docs)
 
 
@@ -159,12 +164,20 @@ async def upload_invoice(request: Request, ctx: CtxDep, supplier: SupplierDep,
                         status_code=200 if _accepted(receipt) else 422)
 
 
-def invoice_status(invoice_id: int, ctx: CtxDep, supplier: SupplierDep) -> InvoiceStatus:
+def invoice_status(invoice_id: int, ctx: CtxDep, supplier: SupplierDep) -> SupplierInvoice:
     """Status of one of the supplier's own invoices; 404 for anyone else's."""
     try:
-        return supplier_invoice(ctx, supplier, invoice_id)
+        return SupplierInvoice.of(supplier_invoice(ctx, supplier, invoice_id))
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
+
+
+def invoices_by_number(ctx: CtxDep, supplier: SupplierDep, number: Annotated[
+        str, Query(min_length=1, max_length=256, description="invoice number (BT-1)")],
+                       ) -> InvoiceLookup:
+    """The supplier's own invoices with this invoice number (several when it was sent more
+    than once; another supplier's invoice with the same number is never listed)."""
+    return lookup(ctx, supplier, number)
 
 
 def healthz(ctx: CtxDep) -> JSONResponse:
@@ -179,6 +192,25 @@ def healthz(ctx: CtxDep) -> JSONResponse:
 
 def upload_page() -> HTMLResponse:
     return _render("upload.html")
+
+
+def status_page() -> HTMLResponse:
+    return _render("status.html")
+
+
+async def status_form(request: Request, ctx: CtxDep) -> HTMLResponse:
+    """The status page's form: the supplier's invoices with the number it typed."""
+    form = await request.form(max_files=0)
+    token, number = form.get("token"), form.get("number")
+    if not isinstance(number, str) or not number.strip() or len(number) > 256:
+        return _render("status.html", 400, error="Bitte geben Sie eine Rechnungsnummer ein.")
+    supplier = await run_in_threadpool(authenticate, ctx, token) if isinstance(token, str) \
+        else None
+    if supplier is None:
+        return _render("status.html", 401, number=number, error="Der API-Schlüssel ist "
+                       "unbekannt oder wurde widerrufen.")
+    found = await run_in_threadpool(lookup, ctx, supplier, number)
+    return _render("status.html", found=found, number=found.number)
 
 
 async def upload_form(request: Request, ctx: CtxDep) -> HTMLResponse:
@@ -200,8 +232,9 @@ async def upload_form(request: Request, ctx: CtxDep) -> HTMLResponse:
 async def _http_error(request: Request, exc: Exception) -> Response:
     """Errors of the upload page are shown on the page, everything else as JSON."""
     assert isinstance(exc, StarletteHTTPException)
-    if request.url.path == PAGE_UPLOAD:
-        return _render("upload.html", exc.status_code, error=str(exc.detail))
+    if request.url.path in (PAGE_UPLOAD, PAGE_STATUS):
+        return _render(request.url.path.strip("/") + ".html", exc.status_code,
+                       error=str(exc.detail))
     return await http_exception_handler(request, exc)
 
 
@@ -219,12 +252,15 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="einvoice – Rechnungseingang", version="1", lifespan=lifespan)
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes,
-                       paths=(API_UPLOAD, PAGE_UPLOAD))
+                       paths=(API_UPLOAD, PAGE_UPLOAD, PAGE_STATUS))
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.post(API_UPLOAD, response_model=Receipt, openapi_extra=_UPLOAD_BODY,
              responses={401: {}, 413: {}, 422: {"model": Receipt}})(upload_invoice)
+    app.get(API_UPLOAD, responses={401: {}})(invoices_by_number)
     app.get(API_UPLOAD + "/{invoice_id}", responses={401: {}, 404: {}})(invoice_status)
     app.get("/healthz")(healthz)
     app.get("/", response_class=HTMLResponse, include_in_schema=False)(upload_page)
     app.post(PAGE_UPLOAD, response_class=HTMLResponse, include_in_schema=False)(upload_form)
+    app.get(PAGE_STATUS, response_class=HTMLResponse, include_in_schema=False)(status_page)
+    app.post(PAGE_STATUS, response_class=HTMLResponse, include_in_schema=False)(status_form)
     return app

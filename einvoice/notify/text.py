@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from einvoice.lifecycle import Status
+from einvoice.notify.unprocessable import unprocessable
 from einvoice.store import tables as t
 from einvoice.validation.findings import Level
 from einvoice.views.formatting import DEFAULT_ZONE, money, money_en
@@ -48,9 +49,11 @@ class Rule:
 def receipt(sub: t.Submission, cases: list[tuple[t.Document, t.Invoice]], *,
             zone: ZoneInfo = DEFAULT_ZONE) -> Text:
     """Acknowledges a submission, with what became of each document in it (an invalid one
-    gets its own notice naming the rules, which the receipt points to)."""
+    gets its own notice naming the rules, which the receipt points to; one that could not be
+    read is said to be unprocessable, why, and what to send instead)."""
     documents = [{"name": doc.filename or f"Dokument {i}", "number": inv.number,
-                  "status": status_words(inv.status), "invalid": inv.status == Status.INVALID}
+                  "status": status_words(inv.status), "invalid": inv.status == Status.INVALID,
+                  "unprocessable": unprocessable(inv.status, doc.kind, doc.error or inv.error)}
                  for i, (doc, inv) in enumerate(cases, 1)]
     body = _env.get_template("notice_receipt.txt").render(
         documents=documents, subject=sub.subject, submission_id=sub.id, sha256=sub.sha256,

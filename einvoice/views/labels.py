@@ -192,6 +192,7 @@ STATUS: Mapping[Status, StatusWords] = {
     Status.REJECTED: StatusWords("abgelehnt", "rejected", "abgelehnt", "rejected"),
     Status.EXPORTED: StatusWords("exportiert", "exported", "zur Zahlung übergeben",
                                  "passed on for payment"),
+    Status.PAID: StatusWords("bezahlt", "paid", "bezahlt", "paid"),
     Status.DUPLICATE: StatusWords(
         "Duplikat", "duplicate",
         "bereits früher eingegangen (Duplikat), wird nicht erneut bearbeitet",
