@@ -1,14 +1,14 @@
 """Settings: built once by a shell (CLI, scheduler, HTTP app) and passed down.
 
 Sources, strongest first: ``EINVOICE_*`` environment variables, the TOML settings file
-(``--config`` or ``EINVOICE_CONFIG``), the defaults. With nothing set, everything lives under
+(``settings_files``: ``--config``, ``EINVOICE_CONFIG``, the user's, the system's), the defaults
+(``--data-dir`` beats them all for the data directory). With nothing set, everything lives under
 ``./einvoice-data/`` and the drop folder is ``./inbox/``, so a trial run is self-contained.
 """
 
 from __future__ import annotations
 
 import os
-import tomllib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from einvoice import settings_files
 from einvoice.errors import ConfigError
 
 MB = 1024 * 1024
@@ -275,22 +276,16 @@ class Settings(BaseSettings):
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Settings from the given TOML file (or ``EINVOICE_CONFIG``), the environment and defaults."""
-    path = config_file or (Path(os.environ["EINVOICE_CONFIG"]) if os.environ.get("EINVOICE_CONFIG")
-                           else None)
-    values: dict[str, Any] = {}
-    if path is not None:
-        try:
-            values = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"settings file not found: {path}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"settings file {path} is not valid TOML: {exc}") from exc
+    """Settings from the settings file (``settings_files.find``), the environment and defaults;
+    ``--data-dir`` of the running command beats them all."""
+    values = settings_files.read(settings_files.find(config_file))
     values.update(overrides)
     if "user" in values:  # earlier versions took the acting person from here
         raise ConfigError("the setting `user` is gone: the acting person is the account that "
                           "runs the command (see `identity`)")
     try:
-        return Settings(**values)
+        settings = Settings(**values)
     except ValueError as exc:
         raise ConfigError(f"invalid settings: {exc}") from exc
+    chosen = settings_files.DATA_DIR.get()
+    return settings if chosen is None else settings.model_copy(update={"data_dir": chosen})

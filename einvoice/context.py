@@ -3,16 +3,33 @@
 from __future__ import annotations
 
 import contextlib
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from einvoice.config import Settings
+from einvoice.errors import ConfigError
 from einvoice.store import retry
 from einvoice.store.archive import Archive
-from einvoice.store.db import is_current, make_engine, migrate
+from einvoice.store.db import is_current, make_engine, migrate, schema_revision, sqlite_file
 from einvoice.store.locks import named_lock
+
+# Whether opening a database without a schema creates one. The CLI says no for every command
+# but `init` (and `demo`): a command started in the wrong folder must say so instead of
+# quietly starting an empty database there. The services open their context deep inside
+# (`run`, `serve`), hence a variable of the running command rather than a parameter.
+MAY_CREATE: ContextVar[bool] = ContextVar("einvoice_may_create", default=True)
+
+
+class NoDatabase(ConfigError):
+    """The settings point at a database that does not exist yet, and may not create it."""
+
+    def __init__(self, where: str, hint: str) -> None:
+        super().__init__(f"{where}: {hint}")
+        self.where, self.hint = where, hint
 
 
 @dataclass
@@ -30,9 +47,28 @@ class Context:
         return named_lock(self.engine, self.settings.data_dir / "locks", name, wait=wait)
 
 
+def _missing(settings: Settings) -> NoDatabase:
+    path = sqlite_file(settings.db_url)
+    if path is None:
+        shown = make_url(settings.db_url).render_as_string(hide_password=True)
+        return NoDatabase(f"the database {shown} has no einvoice schema yet",
+                          "create it with `einvoice init`")
+    return NoDatabase(f"no einvoice database at {path.absolute()}",
+                      "create one with `einvoice init` (elsewhere: `einvoice --data-dir DIR "
+                      "init`), or name the existing one with --data-dir, EINVOICE_DATA_DIR or "
+                      "the settings file")
+
+
 def open_context(settings: Settings) -> Context:
-    """Engine and archive for the settings; the schema is created or upgraded when needed."""
+    """Engine and archive for the settings; the schema is upgraded when needed and created
+    only where ``MAY_CREATE`` allows (`NoDatabase` otherwise)."""
+    path = sqlite_file(settings.db_url)
+    if not MAY_CREATE.get() and path is not None and not path.is_file():
+        raise _missing(settings)  # before the engine, which would create file and folder
     engine = make_engine(settings.db_url)
+    if not MAY_CREATE.get() and schema_revision(engine) is None:
+        engine.dispose()
+        raise _missing(settings)
     for attempt in range(retry.ATTEMPTS):
         if is_current(engine):
             break

@@ -187,6 +187,9 @@ def test_sigterm_stops_the_service_and_leaves_runs_finished(
     (tmp_path / "inbox").mkdir()
     for i in range(3):
         shutil.copy(corpus / INVOICE, tmp_path / "inbox" / f"{i}.xml")
+    # `run` never creates the database (only `init` does)
+    subprocess.run([sys.executable, "-m", "einvoice.cli", "init"], cwd=tmp_path, env=env,
+                   check=True, capture_output=True)
     proc = subprocess.Popen(
         [sys.executable, "-m", "einvoice.cli", "run", "--log-json"], cwd=tmp_path, env=env,
         stderr=subprocess.PIPE, text=True)

@@ -1,5 +1,6 @@
-"""What every ``einvoice`` command shares: the Typer app, consoles, options, error handling,
-and who is acting (exit code 3 when the account may not do what it asked)."""
+"""What every ``einvoice`` command shares: the Typer app with its global options (``--data-dir``,
+``--version``), consoles, options, error handling, and who is acting (exit code 3 when the
+account may not do what it asked)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ import typer
 from rich.console import Console
 from sqlalchemy.exc import DBAPIError
 
+from einvoice import settings_files
 from einvoice.approval import identity, staff
-from einvoice.config import load_settings
-from einvoice.context import Context, open_context
+from einvoice.config import Settings, load_settings
+from einvoice.context import MAY_CREATE, Context, NoDatabase, open_context
 from einvoice.errors import EinvoiceError
 from einvoice.lifecycle import NotPermitted, Role
+from einvoice.store.db import sqlite_file
 from einvoice.store.shared import adopt_umask
 
 app = typer.Typer(help="Intake of electronic invoices (XRechnung, ZUGFeRD / Factur-X).",
@@ -30,11 +33,65 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", envvar="EINVOI
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 NOT_PERMITTED = 3  # exit code: unknown, disabled or insufficient account
 INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL: a login role without the grants staff get
+# the commands that may create a database; every other one refuses where there is none
+CREATES_DATABASE = frozenset({"init", "demo"})
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
     err.print(f"[red]error:[/red] {message}")
     raise typer.Exit(code)
+
+
+def _releases(settings: Settings) -> list[str]:
+    """The rule releases installed, the one in force today marked ``*``."""
+    import datetime as dt
+
+    from einvoice.validation.releases import in_force, installed
+    from einvoice.validation.rulebook import added_releases
+
+    releases = installed(added_releases(settings))
+    today = dt.datetime.now(settings.zone).date()
+    now = in_force(releases, today, settings.rule_release)
+    return [f"{'*' if r is now else ' '} {r.id}  version {r.official_version}, valid from "
+            f"{r.valid_from}{'' if r.builtin else ', added'}" for r in releases] + [
+        f"* = in force today ({today}" + (", pinned by rule_release)" if settings.rule_release
+                                          else ")")]
+
+
+def _version() -> None:
+    """``einvoice --version``: the package and the rule releases it would check by."""
+    from importlib.metadata import version
+
+    typer.echo(f"einvoice {version('einvoice')}")
+    try:
+        lines = _releases(load_settings())
+    except EinvoiceError as exc:
+        fail(f"rule releases unknown: {exc}")
+    typer.echo("rule releases:")
+    for line in lines:
+        typer.echo(f"  {line}")
+
+
+@app.callback(invoke_without_command=True)
+def main(ctx: typer.Context,
+         data_dir: Annotated[Path | None, typer.Option(
+             "--data-dir", metavar="DIR", help="the data directory (database, archive, "
+             "exports); stronger than EINVOICE_DATA_DIR and the settings file")] = None,
+         version: Annotated[bool, typer.Option(
+             "--version", help="the version and the rule releases in use")] = False) -> None:
+    """Intake of electronic invoices (XRechnung, ZUGFeRD / Factur-X)."""
+    # both hold for this command only (a test runs many in one process)
+    chosen = settings_files.DATA_DIR.set(data_dir)
+    ctx.call_on_close(lambda: settings_files.DATA_DIR.reset(chosen))
+    if version:
+        _version()
+        raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(2)
+    if ctx.invoked_subcommand not in CREATES_DATABASE:
+        creating = MAY_CREATE.set(False)
+        ctx.call_on_close(lambda: MAY_CREATE.reset(creating))
 
 
 @contextmanager
@@ -44,6 +101,10 @@ def context(config: Path | None) -> Iterator[Context]:
         settings = load_settings(config)
         adopt_umask(settings.data_dir)
         ctx = open_context(settings)
+    except NoDatabase as exc:
+        if sqlite_file(settings.db_url) is None:
+            fail(str(exc))
+        fail(f"{exc.where} ({settings_files.data_dir_origin(config)}): {exc.hint}")
     except EinvoiceError as exc:
         fail(str(exc))
     try:

@@ -62,14 +62,28 @@ def migrate(engine: Engine) -> None:
     command.upgrade(alembic_config(engine), "head")
 
 
-def is_current(engine: Engine) -> bool:
-    """True when the database is at the newest schema revision."""
+def schema_revision(engine: Engine) -> str | None:
+    """The database's schema revision; None when it has no schema yet."""
     try:
         with engine.connect() as conn:
             found = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except (OperationalError, ProgrammingError):
-        return False
-    return found == SCHEMA_REVISION
+        return None
+    return None if found is None else str(found)
+
+
+def is_current(engine: Engine) -> bool:
+    """True when the database is at the newest schema revision."""
+    return schema_revision(engine) == SCHEMA_REVISION
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and in-memory SQLite): whether it
+    exists can be asked without connecting, which would create it."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
 
 
 @contextmanager
