@@ -9,6 +9,7 @@ from einvoice.cli import documents, validate  # noqa: F401, I001
 from einvoice.cli import approval, audit, staff, suppliers  # noqa: F401
 from einvoice.cli import payments  # noqa: F401
 from einvoice.cli import export, mail, http, service, rules  # noqa: F401
+from einvoice.cli import demo  # noqa: F401
 from einvoice.cli.common import app
 
 __all__ = ["app"]
