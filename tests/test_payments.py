@@ -270,6 +270,15 @@ def test_paid_by_id_with_its_day_and_an_audit_event(ctx: Context, run: Run) -> N
         a, "alice", "exported", "paid")
     assert json.loads(first.detail or "{}") == {"paid_on": "2025-03-14", "source": "manual"}
     assert second.actor == "bob"
+    c = add(ctx, "RE-3")
+    register(ctx, "anna", role="admin")
+    for_bob = run("paid", str(c), "--on", "2025-03-01", "--on-behalf-of", "bob", "--reason",
+                  "Urlaub", login="anna")
+    assert for_bob.exit_code == 0, for_bob.output
+    third = pay_events(ctx)[2]
+    assert third.actor == "anna" and json.loads(third.detail or "{}") == {
+        "paid_on": "2025-03-01", "source": "manual", "on_behalf_of": "bob",
+        "on_behalf_reason": "Urlaub"}
     assert audit.verify(ctx.engine).ok
     history = json.loads(run("history", str(a), "--json").stdout)
     assert [e["action"] for e in history][-1] == "pay"
