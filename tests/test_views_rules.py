@@ -96,7 +96,7 @@ def test_unreadable_document_page_shows_file_hash_error_and_arrival(
     html = (tmp_path / "page.html").read_text()
     case = get_case(ctx, invoice_id)
     facts = _facts(html)
-    assert facts["Status"] == "nicht lesbar (quarantined)"
+    assert facts["Status"] == "nicht lesbar / unreadable (quarantined)"
     assert facts["Datei"] == "kaputt.xml"
     assert facts["Art"] == "keine erkennbare Rechnung (not-an-invoice)"
     assert facts["Größe"] == "5\xa0Byte"
@@ -115,7 +115,8 @@ def test_unreadable_document_page_shows_file_hash_error_and_arrival(
     _set(ctx, invoice_id, status="closed", note="Werbung, keine Rechnung")  # `einvoice close`
     cli("view", str(invoice_id), "-o", "closed.html")
     closed = _facts((tmp_path / "closed.html").read_text())
-    assert (closed["Status"], closed["Vermerk"]) == ("erledigt (closed)", "Werbung, keine Rechnung")
+    assert (closed["Status"], closed["Vermerk"]) == ("erledigt / closed",
+                                                      "Werbung, keine Rechnung")
     assert "Werbung, keine Rechnung" in cli("show", str(invoice_id))
 
 
@@ -139,7 +140,7 @@ def test_invalid_invoice_page_lists_its_findings(ctx: Context, cli, tmp_path: Pa
             for tr in doc.xpath("//section[@class='case']//tbody/tr")]
     assert ["Fehler", "BR-DE-15"] in [r[:2] for r in rows]
     assert any("BT-10" in r[2] for r in rows if r[1] == "BR-DE-15")
-    assert _facts(html)["Status"] == "ungültig (invalid)"
+    assert _facts(html)["Status"] == "ungültig / invalid"
     assert _facts(html)["Prüfergebnis"].startswith("abgelehnt (reject), Szenario ")
     assert doc.xpath("//main") and "Rechnung INV-1" in _text(html)  # and the invoice itself
     assert "BR-DE-15" in cli("show", str(invoice_id))
@@ -157,7 +158,7 @@ def test_duplicate_page_names_the_invoice_it_repeats(ctx: Context, cli, tmp_path
         "wartet auf Freigabe)")
     assert "Duplikat von" not in _facts(render_invoice_html(
         None, case_section(get_case(ctx, first), BERLIN)))
-    assert f"Duplikat von {first}" in cli("show", str(copy))
+    assert re.search(rf"Duplikat von +Vorgang {first} \(Rechnung D-1", cli("show", str(copy)))
 
 
 def _case(*, office: str | None = None, size: int = 5, verdict: str | None = None,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -25,8 +25,13 @@ from einvoice.cli.common import (
     reading,
 )
 from einvoice.lifecycle import NotPermitted
-from einvoice.views.queries import event_summary, get_case, history, inbox, summary
+from einvoice.views.formatting import count
+from einvoice.views.labels import status_words
+from einvoice.views.queries import event_summary, get_case, history, inbox, names_of, summary
 from einvoice.views.tables import history_table, inbox_table
+
+if TYPE_CHECKING:
+    from einvoice.notify.outbox import SendReport
 
 ForOpt = Annotated[str | None, typer.Option(
     "--on-behalf-of", metavar="LOGIN", help="admins only: act for this absent colleague "
@@ -39,8 +44,21 @@ def on_behalf(login: str | None, reason: str | None) -> OnBehalf | None:
     return None if login is None else OnBehalf(login, reason or "")
 
 
-def _done(change: Change) -> None:
-    console.print(f"{change.message} ({change.before} → {change.after})")
+def _done(change: Change, message: str | None = None) -> None:
+    """The change in words, the statuses as staff read them."""
+    before, after = status_words(change.before).de, status_words(change.after).de
+    console.print(f"{message or change.message} ({before} → {after})" if before != after
+                  else f"{message or change.message} ({after})", highlight=False)
+
+
+def _notices(report: SendReport) -> str:
+    if not report.configured:
+        return (f"{count(report.pending, 'Nachricht', 'Nachrichten')} an Lieferanten "
+                "gespeichert, nicht gesendet (SMTP nicht eingerichtet) / notices recorded, "
+                "not sent (no SMTP settings)")
+    text = (f"{count(report.sent, 'Nachricht', 'Nachrichten')} gesendet, "
+            f"{report.failed} fehlgeschlagen / notices sent, failed")
+    return text + "".join(f"\n  {e}" for e in report.errors)
 
 
 @app.command("inbox")
@@ -98,7 +116,7 @@ def reject(invoice_id: int, reason: Annotated[str, typer.Option(help="sent to th
     with context(config) as ctx:
         _guarded(lambda: workflow.reject(ctx, invoice_id, identity.current_login(ctx), reason,
                                          on_behalf=on_behalf(for_, reason)))
-        console.print(str(notify.send_pending(ctx)))
+        console.print(_notices(notify.send_pending(ctx)), highlight=False)
 
 
 @app.command()
@@ -144,14 +162,18 @@ def assign(invoice_id: int,
            line: Annotated[int | None, typer.Option(help="line position (1, 2, …)")] = None,
            for_: ForOpt = None, reason: WhyOpt = None, config: ConfigOpt = None) -> None:
     """Set G/L account and cost centre of an invoice or of one line."""
+    booked = ", ".join(f"{label} {value}" for label, value in (
+        ("Konto", account), ("Kostenstelle", cost_centre)) if value)
+    where = f"Rechnung {invoice_id}" + (f", Position {line}" if line is not None else "")
     with context(config) as ctx:
         _guarded(lambda: workflow.assign(ctx, invoice_id, identity.current_login(ctx), account,
-                                         cost_centre, line, on_behalf=on_behalf(for_, reason)))
+                                         cost_centre, line, on_behalf=on_behalf(for_, reason)),
+                 f"{where}: {booked}")
 
 
-def _guarded(step: Callable[[], Change]) -> None:
+def _guarded(step: Callable[[], Change], message: str | None = None) -> None:
     try:
-        _done(step())
+        _done(step(), message)
     except WorkflowError as exc:
         err.print(f"[red]refused:[/red] {exc}")
         raise typer.Exit(1) from exc
@@ -172,7 +194,9 @@ def view(invoice_id: int,
 
     with reading(config) as ctx:
         case = get_case(ctx, invoice_id)
-        page = render_invoice_html(case.model, case_section(case, ctx.settings.zone))
+        inv = case.invoice
+        plan = steps.plan(ctx.settings, inv.office, inv.gross_total, inv.currency)
+        page = render_invoice_html(case.model, case_section(case, ctx.settings.zone, plan))
         target = output or Path(f"invoice-{invoice_id}.html")
         target.write_text(page, encoding="utf-8")
         console.print(f"written: {target}")
@@ -186,7 +210,8 @@ def history_(invoice_id: int, config: ConfigOpt = None, as_json: JsonOpt = False
     """Everything that happened to an invoice: who (and for whom), when, what, why, which step."""
     with reading(config) as ctx:
         events = history(ctx, invoice_id)
+        names = names_of(ctx)
     if as_json:
         emit_json([event_summary(ev) for ev in events])
     else:
-        console.print(history_table(invoice_id, events, ctx.settings.zone))
+        console.print(history_table(invoice_id, events, ctx.settings.zone, names))

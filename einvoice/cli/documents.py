@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from einvoice.approval import identity, staff
+from einvoice.approval import identity, staff, steps
 from einvoice.cli.common import (
     ConfigOpt,
     JsonOpt,
@@ -26,8 +26,17 @@ from einvoice.cli.common import (
 from einvoice.lifecycle import Status
 from einvoice.store.shared import SHARED_UMASK, group_id, share
 from einvoice.validation.report import finding_json
-from einvoice.views.queries import ListFilter, event_summary, get_case, list_invoices, summary
-from einvoice.views.tables import case_view, invoice_table
+from einvoice.views.caseview import case_view
+from einvoice.views.formatting import count, plain
+from einvoice.views.queries import (
+    ListFilter,
+    event_summary,
+    get_case,
+    list_invoices,
+    signed_summary,
+    summary,
+)
+from einvoice.views.tables import invoice_table
 
 if TYPE_CHECKING:  # the intake and validation stacks load only for the commands that use them
     from einvoice.intake.folder import FileResult
@@ -65,10 +74,12 @@ def _report(results: list[FileResult], as_json: bool) -> None:
         return
     docs = [o for r in results if r.result for o in r.result.outcomes]
     new = sum(o.new for o in docs)
-    console.print(f"{len(results)} files, {len(docs)} documents ({new} new, "
-                  f"{len(docs) - new} already known), "
-                  f"{sum(o.status == Status.QUARANTINED for o in docs)} quarantined, "
-                  f"{sum(o.status == Status.DUPLICATE for o in docs)} duplicates")
+    duplicates = sum(o.status == Status.DUPLICATE for o in docs)
+    console.print(f"{count(len(results), 'Datei', 'Dateien')}, "
+                  f"{count(len(docs), 'Dokument', 'Dokumente')} ({new} neu, "
+                  f"{len(docs) - new} schon bekannt), "
+                  f"{sum(o.status == Status.QUARANTINED for o in docs)} nicht lesbar, "
+                  f"{count(duplicates, 'Duplikat', 'Duplikate')}", highlight=False)
     for r in results:
         if not r.ok:
             err.print(f"[yellow]{r.path}[/yellow]: {r.problem}")
@@ -123,7 +134,9 @@ def _parse_date(value: str | None) -> date | None:
 
 @app.command("list")
 def list_(
-    status: Annotated[list[str] | None, typer.Option("--status", "-s", help="repeatable")] = None,
+    status: Annotated[list[Status] | None, typer.Option(
+        "--status", "-s", metavar="STATUS", help="repeatable; one of " + ", ".join(Status),
+        show_default=False)] = None,
     seller: Annotated[str | None, typer.Option(help="seller name or VAT id contains")] = None,
     since: Annotated[str | None, typer.Option("--from", help="issue date from YYYY-MM-DD")] = None,
     until: Annotated[str | None, typer.Option("--to", help="issue date to YYYY-MM-DD")] = None,
@@ -133,7 +146,8 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """List invoices, newest first (every status unless filtered)."""
-    flt = ListFilter(status=status or None, seller=seller, date_from=_parse_date(since),
+    flt = ListFilter(status=[str(s) for s in status or []] or None, seller=seller,
+                     date_from=_parse_date(since),
                      date_to=_parse_date(until), text=text,
                      limit=limit if limit is not None else (None if as_json else 100))
     with reading(config) as ctx:
@@ -150,15 +164,20 @@ def show(invoice_id: Annotated[int, typer.Argument(help="invoice id from `einvoi
     """One invoice: header, parties, payment, totals, VAT breakdown, lines, attachments."""
     with reading(config) as ctx:
         case = get_case(ctx, invoice_id)
+        inv = case.invoice
+        plan = steps.plan(ctx.settings, inv.office, inv.gross_total, inv.currency)
+        waits = steps.next_steps(ctx, [inv]).get(invoice_id)
     if as_json:
-        data = summary(case.invoice, case.document)
+        data = summary(inv, case.document)
         data["findings"] = [finding_json(f) for f in case.findings]
         data["flags"] = case.flags
         data["history"] = [event_summary(ev) for ev in case.events]
-        data.update(office=case.invoice.office, account=case.invoice.account,
-                    cost_centre=case.invoice.cost_centre, pay_by=case.invoice.pay_by,
-                    skonto_until=case.invoice.skonto_until)
+        data.update(office=inv.office, account=inv.account, cost_centre=inv.cost_centre,
+                    pay_by=inv.pay_by, skonto_until=inv.skonto_until,
+                    skonto_percent=plain(inv.skonto_percent), note=inv.note,
+                    approvals=[signed_summary(s) for s in case.signed],
+                    next_step=waits if inv.status in (Status.PENDING, Status.ON_HOLD) else None)
         data["invoice"] = case.model.model_dump(mode="json") if case.model else None
         emit_json(data)
     else:
-        console.print(case_view(case, ctx.settings.zone))
+        console.print(case_view(case, ctx.settings.zone, plan))

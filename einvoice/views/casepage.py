@@ -16,13 +16,22 @@ from zoneinfo import ZoneInfo
 from einvoice.store import tables as t
 from einvoice.validation.report import VERDICT_DE, finding_json
 from einvoice.views.formatting import local_time, number, size
-from einvoice.views.labels import CHANNEL_DE, KIND_DE, status_words
-from einvoice.views.queries import UNASSIGNED, Case
+from einvoice.views.labels import CHANNEL_DE, KIND_DE, status_label, status_words
+from einvoice.views.queries import Case
+from einvoice.views.story import (
+    NO_OFFICE,
+    Event,
+    Plan,
+    approval_rows,
+    event_rows,
+    flag_reasons,
+    workflow_facts,
+)
 
 UNREADABLE = ("Dieses Dokument konnte nicht als elektronische Rechnung gelesen werden. Das "
               "Original liegt unverändert im Archiv und ist an seiner SHA-256-Prüfsumme zu "
               "erkennen.")
-NO_OFFICE = f"keine: die Leitweg-ID passt zu keiner Stelle ({UNASSIGNED})"
+__all__ = ["NO_OFFICE", "UNREADABLE", "CaseSection", "case_section"]
 
 
 @dataclass(frozen=True)
@@ -34,24 +43,31 @@ class CaseSection:
     findings: list[dict[str, Any]] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     unreadable: str | None = None
+    approvals: list[tuple[str, str]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
 
 
-def case_section(case: Case, zone: ZoneInfo) -> CaseSection:
-    """The case's facts in German, times in ``zone``."""
+def case_section(case: Case, zone: ZoneInfo, plan: Plan = ()) -> CaseSection:
+    """The case's facts in German, times in ``zone``: status, why it was rejected, held or
+    closed, where it is and when it must be paid, the check and its rules, the file; the
+    approvals given and (by ``plan``, the approval it passes) still open, the supplier warnings
+    with their reasons and the history."""
     inv, doc = case.invoice, case.document
-    facts = [("Vorgang", str(inv.id)), ("Status", f"{status_words(inv.status).de} ({inv.status})")]
+    facts = [("Vorgang", str(inv.id)),
+             ("Status", status_label(inv.status))]
     if inv.note:  # why it was rejected, held or closed
         facts.append(("Vermerk", inv.note))
+    if case.model is not None:
+        facts += workflow_facts(case, plan)
     if inv.verdict:
         facts.append(("Prüfergebnis", f"{VERDICT_DE.get(inv.verdict, inv.verdict)} "
-                      f"({inv.verdict})" + (f", Szenario {inv.scenario}" if inv.scenario else "")
-                      + (f", Regelwerk {inv.rule_release}" if inv.rule_release else "")))
+                      f"({inv.verdict})" + (f", Szenario {inv.scenario}" if inv.scenario else "")))
+    if inv.rule_release:
+        facts.append(("Regelwerk", inv.rule_release))
     if inv.profile:
         facts.append(("Profil", inv.profile))
     if case.original is not None:
         facts.append(("Duplikat von", _original(case.original, zone)))
-    if case.model is not None:
-        facts.append(("Stelle", inv.office or NO_OFFICE))
     facts += [("Datei", doc.filename or "–"),
               ("Art", f"{KIND_DE.get(doc.kind, doc.kind)} ({doc.kind})"),
               ("Größe", _bytes(doc.size)), ("SHA-256", doc.sha256),
@@ -59,11 +75,12 @@ def case_section(case: Case, zone: ZoneInfo) -> CaseSection:
     if inv.error:
         facts.append(("Fehler", inv.error))
     findings = [finding_json(f) for f in case.findings]
-    if case.model is None:
-        return CaseSection(f"Nicht lesbares Dokument {doc.filename or ''}".strip(), facts,
-                           findings, case.flags, UNREADABLE)
-    return CaseSection(f"Vorgang {inv.id}: {status_words(inv.status).de}", facts, findings,
-                       case.flags)
+    title = (f"Vorgang {inv.id}: {status_words(inv.status).de}" if case.model is not None
+             else f"Nicht lesbares Dokument {doc.filename or ''}".strip())
+    return CaseSection(title, facts, findings, flag_reasons(case),
+                       None if case.model is not None else UNREADABLE,
+                       approval_rows(case, plan, zone),
+                       event_rows(case.events, case.names, zone))
 
 
 def _bytes(n: int) -> str:

@@ -95,6 +95,12 @@ def iban(value: str) -> str:
     return value
 
 
+def count(n: int, one: str, many: str) -> str:
+    """A number of things with the right form, German digits: ``1 Rechnung``, ``0 Rechnungen``,
+    ``1.234 Rechnungen`` (bilingual forms work alike: ``1 Rechnung / invoice``)."""
+    return f"{format_decimal(n, locale=GERMAN)} {one if n == 1 else many}"
+
+
 def day(value: date | None) -> str:
     """``24.12.2026``; "" for no date."""
     return value.strftime("%d.%m.%Y") if value else ""

@@ -177,10 +177,22 @@ class StatusWords:
     supplier_de: str
     supplier_en: str
 
+    @property
+    def both(self) -> str:
+        """German and English: ``wartet auf Freigabe / awaiting approval``."""
+        return self.de if self.de == self.en else f"{self.de} / {self.en}"
+
+
+def status_label(status: str) -> str:
+    """A status for staff, in German and English and, where that differs, as stored (what
+    ``--status`` takes): ``zurückgestellt / on hold (on_hold)``, ``abgelehnt / rejected``."""
+    words = status_words(status)
+    return words.both if words.en == status else f"{words.both} ({status})"
+
 
 _CHECKED_DE = "gültig, in Prüfung durch die Rechnungsstelle"
 _CHECKED_EN = "valid, being reviewed by our accounts department"
-STATUS: Mapping[Status, StatusWords] = {
+STATUS: Mapping[str, StatusWords] = {  # by stored value (a Status compares equal to it)
     Status.RECEIVED: StatusWords("eingegangen", "received", "eingegangen, wird geprüft",
                                  "received, being checked"),
     Status.PENDING: StatusWords("wartet auf Freigabe", "awaiting approval", _CHECKED_DE,
@@ -208,7 +220,56 @@ STATUS: Mapping[Status, StatusWords] = {
 def status_words(status: str) -> StatusWords:
     """The words for a stored status value; a value this version does not know stands for
     itself rather than failing a page or a notice."""
-    try:
-        return STATUS[Status(status)]
-    except ValueError:
-        return StatusWords(status, status, status, status)
+    words = STATUS.get(status)
+    return words if words is not None else StatusWords(status, status, status, status)
+
+
+# what a supplier is told happens next, on the receipt (German, English); by stored status
+_FIX_AND_RESEND = ("Bitte korrigieren Sie die Rechnung und senden Sie sie als neue Rechnung "
+                   "erneut.", "Please correct the invoice and send it again as a new invoice.")
+NEXT_STEP: Mapping[str, tuple[str, str]] = {
+    Status.RECEIVED: (
+        "Die Rechnung wird automatisch erneut geprüft, sobald die Prüfung wieder möglich ist. "
+        "Sie müssen nichts tun.",
+        "The invoice will be checked again automatically as soon as the check is possible "
+        "again. You need not do anything."),
+    Status.PENDING: (
+        "Die Rechnung ist gültig. Die zuständige Stelle prüft sie jetzt sachlich und "
+        "rechnerisch; nach der Freigabe wird sie zur Zahlung angewiesen. Sie müssen nichts "
+        "tun.",
+        "The invoice is valid. The responsible office is now reviewing it; once approved it "
+        "is passed on for payment. You need not do anything."),
+    Status.INVALID: (
+        "Die Rechnung verstößt gegen die unten genannten Regeln und wird nicht bearbeitet. "
+        + _FIX_AND_RESEND[0],
+        "The invoice breaks the rules listed below and will not be processed. "
+        + _FIX_AND_RESEND[1]),
+    Status.DUPLICATE: (
+        "Diese Rechnung ist bereits früher eingegangen; die Kopie wird nicht erneut bearbeitet. "
+        "Sie müssen nichts tun.",
+        "This invoice was received before; the copy will not be processed again. You need "
+        "not do anything."),
+    Status.QUARANTINED: (
+        "Die Datei wird nicht bearbeitet. Bitte senden Sie die Rechnung als elektronische "
+        "Rechnung erneut.",
+        "The file will not be processed. Please send the invoice again as an electronic "
+        "invoice."),
+}
+NEXT_STEP_OTHER = ("Wir informieren Sie über den weiteren Verlauf.",
+                   "We will keep you informed.")
+
+
+def next_step_words(status: str) -> tuple[str, str]:
+    """What happens next, in plain German and English, for a supplier (an internal hold reads
+    like pending)."""
+    return NEXT_STEP.get(Status.PENDING if status == Status.ON_HOLD else status,
+                         NEXT_STEP_OTHER)
+
+
+ACTION_DE: Mapping[str, str] = {  # audit trail actions, as staff read them
+    "ingest": "Eingang geprüft", "revalidate": "erneut geprüft", "approve": "Freigabe",
+    "reject": "abgelehnt", "hold": "zurückgestellt", "release": "wieder aufgenommen",
+    "reassign": "weitergeleitet", "assign": "kontiert", "close": "erledigt",
+    "export": "an die Buchhaltung übergeben", "pay": "bezahlt"}
+STEP_DE: Mapping[str, str] = {"approve": "Freigabe", "sachlich": "sachlich richtig",
+                              "rechnerisch": "rechnerisch richtig", "anordnung": "Anordnung"}

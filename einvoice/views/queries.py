@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from sqlmodel import Session, col, func, or_, select
@@ -84,10 +84,23 @@ def list_invoices(ctx: Context, flt: ListFilter) -> list[tuple[t.Invoice, t.Docu
         return [(inv, doc) for inv, doc in s.exec(q).all()]
 
 
+@dataclass(frozen=True)
+class Signed:
+    """One approval given: the step, who signed (login and register name), for whom, when."""
+
+    step: str
+    login: str
+    name: str
+    at: datetime
+    for_login: str | None = None
+    for_name: str | None = None
+
+
 @dataclass
 class Case:
     """Everything about one invoice case, for ``show`` and ``view``; ``original`` is the
-    invoice a duplicate repeats."""
+    invoice a duplicate repeats, ``signed`` its approvals, ``names`` the register's names of
+    the logins in its history, ``supplier`` its entry in the supplier master."""
 
     invoice: t.Invoice
     document: t.Document
@@ -97,6 +110,9 @@ class Case:
     flags: list[str]
     events: list[t.AuditEvent]
     original: t.Invoice | None = None
+    signed: list[Signed] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)
+    supplier: t.Supplier | None = None
 
 
 def invoice_rows(s: Session, invoice_id: int) -> tuple[t.Invoice, t.Document, t.Submission]:
@@ -119,9 +135,35 @@ def get_case(ctx: Context, invoice_id: int) -> Case:
             .order_by(col(t.Finding.id))).all()]
         supplier = supplier_for(s, inv.seller_vat_id, inv.seller_name)
         original = s.get(t.Invoice, inv.duplicate_of) if inv.duplicate_of else None
+        names = staff_names(s)
+        signed = _signed(s, invoice_id, names)
     model = InvoiceModel.model_validate_json(inv.model_json) if inv.model_json else None
     flagged = flags(inv, supplier) if model else []
-    return Case(inv, doc, sub, model, findings, flagged, history(ctx, invoice_id), original)
+    return Case(inv, doc, sub, model, findings, flagged, history(ctx, invoice_id), original,
+                signed, names, supplier)
+
+
+def staff_names(s: Session) -> dict[str, str]:
+    """Login → name, of everyone on the staff register (the disabled too: their past acts)."""
+    return {login: name for login, name in s.exec(select(t.Staff.login, t.Staff.name)).all()}
+
+
+def names_of(ctx: Context) -> dict[str, str]:
+    with Session(ctx.engine) as s:
+        return staff_names(s)
+
+
+def _signed(s: Session, invoice_id: int, names: dict[str, str]) -> list[Signed]:
+    logins = {i: login for i, login in s.exec(select(t.Staff.id, t.Staff.login)).all()}
+    rows = s.exec(select(t.Approval).where(t.Approval.invoice_id == invoice_id)
+                  .order_by(col(t.Approval.id))).all()
+    out = []
+    for row in rows:
+        login = logins.get(row.staff_id, str(row.staff_id))
+        for_login = logins.get(row.on_behalf_of_id) if row.on_behalf_of_id else None
+        out.append(Signed(row.step, login, names.get(login, login), row.at, for_login,
+                          names.get(for_login or "")))
+    return out
 
 
 def _finding(row: t.Finding) -> Finding:
@@ -202,6 +244,12 @@ def history(ctx: Context, invoice_id: int) -> list[t.AuditEvent]:
     with Session(ctx.engine) as s:
         return list(s.exec(select(t.AuditEvent).where(t.AuditEvent.invoice_id == invoice_id)
                            .order_by(col(t.AuditEvent.id))).all())
+
+
+def signed_summary(sig: Signed) -> dict[str, Any]:
+    """One approval in ``show --json``."""
+    return {"step": sig.step, "by": sig.login, "name": sig.name,
+            "on_behalf_of": sig.for_login, "at": sig.at.isoformat()}
 
 
 def event_summary(ev: t.AuditEvent) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from einvoice.model import AllowanceCharge, Invoice, Line
 from einvoice.views.casepage import CaseSection
-from einvoice.views.formatting import day, money, number, size
+from einvoice.views.formatting import count, day, money, number, size
 from einvoice.views.labels import DOCUMENT_TYPES, LEVEL_DE
 from einvoice.views.terms import Entry, TermView
 
@@ -158,4 +158,4 @@ def render_invoice_html(model: Invoice | None, case: CaseSection | None = None) 
     """The invoice as a self-contained German HTML page, below its case data when given (see
     ``casepage.case_section``); a document that could not be read has the case data alone."""
     return _env.get_template("invoice.html").render(p=_page(model) if model else None,
-                                                    case=case, level_de=LEVEL_DE)
+                                                    case=case, level_de=LEVEL_DE, count=count)

@@ -8,17 +8,21 @@ notices and the most recent errors (failed job runs, notices that could not be s
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rich.console import RenderableType
-from rich.table import Table
 from sqlalchemy import func
 from sqlmodel import Session, col, or_, select
 
+from einvoice.config import DEFAULT_TIMEZONE
 from einvoice.context import Context
 from einvoice.store.tables import ExportBatch, Invoice, JobRun, Notice
-from einvoice.views.formatting import plain
+from einvoice.views.formatting import count, local_time, number, plain
+from einvoice.views.labels import status_label
 from einvoice.views.queries import INBOX_STATUSES, UNASSIGNED
+from einvoice.views.tables import fixed, table, text
 
 JOBS = ("intake", "notify", "export")
 
@@ -76,32 +80,40 @@ def service_status(ctx: Context, errors: int = 10) -> dict[str, Any]:
             "gross_total": plain(batch.gross_total)},
         "notices_unsent": int(unsent),
         "errors": recent[:errors],
+        "timezone": ctx.settings.timezone,  # of the times people read; the JSON's are UTC
     }
 
 
-def _when(value: str | None) -> str:
-    return value[:19].replace("T", " ") if value else "–"
-
-
 def status_view(data: dict[str, Any]) -> list[RenderableType]:
-    """The terminal view of ``service_status``: jobs, queues, unassigned, last export, errors."""
-    jobs = Table("job", "last run (UTC)", "ok", "detail", title="jobs")
+    """The terminal view of ``service_status``: jobs, queues, unassigned, last export, errors;
+    times in the local zone (``data["timezone"]``)."""
+    zone = ZoneInfo(data.get("timezone") or DEFAULT_TIMEZONE)
+
+    def when(value: str | None) -> str:
+        return local_time(datetime.fromisoformat(value), zone) if value else "–"
+
+    jobs = table("Aufträge / jobs", text("job"), fixed("letzter Lauf / last run", 16),
+                 text("ok"), text("Einzelheiten / detail"))
     for job, r in data["jobs"].items():
         if r is None:
-            jobs.add_row(job, "never", "", "")
+            jobs.add_row(job, "nie / never", "", "")
         else:
-            ok = "running" if r["finished_at"] is None else ("yes" if r["ok"] else "[red]NO[/red]")
-            jobs.add_row(job, _when(r["started_at"]), ok, r["detail"] or "")
-    queues = Table("status", "invoices", title="queues")
+            ok = "läuft / running" if r["finished_at"] is None else (
+                "ja / yes" if r["ok"] else "[red]NEIN / NO[/red]")
+            jobs.add_row(job, when(r["started_at"]), ok, r["detail"] or "")
+    queues = table("Warteschlangen / queues", text("Status"), fixed("Rechnungen / invoices",
+                                                                   right=True))
     for name, n in data["queues"].items():
-        queues.add_row(name, str(n))
+        queues.add_row(status_label(name), number(Decimal(n)))
     b: dict[str, Any] | None = data["last_export"]
     unassigned = f"awaiting a decision in no office's inbox: {data['unassigned']}"
     if data["unassigned"]:
         unassigned = f"[yellow]{unassigned} (einvoice inbox --office {UNASSIGNED})[/yellow]"
     out: list[RenderableType] = [jobs, queues, unassigned, "last export: " + (
-        "none" if b is None else f"batch {b['id']} at {_when(b['created_at'])}, "
-        f"{b['invoice_count']} invoices, {b['gross_total']} gross, {b['folder']}"),
+        "none" if b is None else f"batch {b['id']} at {when(b['created_at'])}, "
+        f"{count(b['invoice_count'], 'invoice', 'invoices')}, "
+        f"{number(None if b['gross_total'] is None else Decimal(b['gross_total']))} gross, "
+        f"{b['folder']}"),
         f"notices not yet sent: {data['notices_unsent']}"]
-    out += [f"[red]{_when(e['at'])} {e['source']}[/red]: {e['error']}" for e in data["errors"]]
+    out += [f"[red]{when(e['at'])} {e['source']}[/red]: {e['error']}" for e in data["errors"]]
     return out
