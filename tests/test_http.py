@@ -118,6 +118,14 @@ def test_upload_with_token_gives_receipt_and_status(serve: Callable[..., Server]
         (doc,) = receipt["documents"]
         assert doc["verdict"] == "accept" and doc["status"] == "pending"
         assert doc["filename"] == "rechnung.xml"
+        # what the supplier reads: its invoice by number and seller, and what happens next
+        assert (doc["number"], doc["seller"], doc["pay_by"]) == ("1234567", "[Seller name]",
+                                                                 "2018-04-13")
+        assert receipt["supplier"] == "Muster GmbH" and receipt["received_at"]
+        assert doc["status_de"] == "gültig, in Prüfung durch die Rechnungsstelle"
+        assert doc["status_en"] == "valid, being reviewed by our accounts department"
+        assert "nach der Freigabe wird sie zur Zahlung angewiesen" in doc["next_de"]
+        assert "once approved it is passed on for payment" in doc["next_en"]
         assert {"rule_id", "flag", "level", "location", "message"} <= set(doc["findings"][0])
 
         raw = client.post(API, content=renumber((corpus / MINIMAL).read_bytes(), "R-1"),
@@ -373,6 +381,8 @@ def test_upload_page_in_headless_chromium(serve: Callable[..., Server], corpus: 
         text = browser.evaluate("document.body.innerText")
         assert "Eingangsbestätigung" in text and "Prüfergebnis: angenommen" in text
         assert "EINVOICE-LEITWEG-1" in text
+        assert "Rechnung 1234567 von [Seller name]" in text and "Muster GmbH" in text
+        assert "Wie es weitergeht:" in text and "What happens next:" in text
         browser.screenshot(tmp_path / "receipt-page.png")
     finally:
         browser.close()
@@ -392,6 +402,8 @@ def test_receipt_page_rendered_from_a_plain_post(serve: Callable[..., Server], c
                    files={"file": ("kaputt.xml", broken, "application/xml")}, timeout=60)
     assert r.status_code == 200 and "Prüfergebnis: <strong>abgelehnt" in r.text
     assert "BR-02" in r.text and "Fehler" in r.text
+    assert "Bitte korrigieren Sie die Rechnung" in r.text  # what happens next, in both
+    assert "Please correct the invoice" in r.text  # languages
     wrong = httpx.post(srv.url + "/upload", data={"token": "nope"},
                        files={"file": ("x.xml", broken)}, timeout=60)
     assert wrong.status_code == 401 and 'role="alert"' in wrong.text

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from anyio import CapacityLimiter, to_thread
@@ -36,8 +37,10 @@ from einvoice.lifecycle import Status
 from einvoice.notify.unprocessable import unprocessable
 from einvoice.pipeline import IngestResult, Submission, ingest
 from einvoice.validation.report import VERDICT_DE, FindingOut
+from einvoice.views.formatting import day, local_time
 from einvoice.views.labels import LEVEL_DE, status_words
 from einvoice.views.queries import get_case
+from einvoice.views.receipt import document_words, submission_words
 
 API_UPLOAD, PAGE_UPLOAD, PAGE_STATUS = "/api/v1/invoices", "/upload", "/status"
 
@@ -53,6 +56,13 @@ class DocumentOut(BaseModel):
     verdict: str | None
     error: str | None
     findings: list[FindingOut]
+    number: str | None = None  # BT-1 and BT-27 as read
+    seller: str | None = None
+    pay_by: date | None = None  # expected payment date, while a payment is expected
+    status_de: str = ""  # the status and what happens next, in plain German and English
+    status_en: str = ""
+    next_de: str = ""
+    next_en: str = ""
     unprocessable: UnprocessableOut | None = None  # why it is not processed, what to send
 
 
@@ -60,6 +70,8 @@ class Receipt(BaseModel):
     submission_id: int
     sha256: str
     documents: list[DocumentOut]
+    supplier: str | None = None  # the name on file of the token's supplier
+    received_at: datetime | None = None
 
 
 # ------------------------------------------------------------------ shared steps
@@ -124,10 +136,12 @@ def _receipt(ctx: Context, result: IngestResult) -> Receipt:
         docs.append(DocumentOut(
             invoice_id=outcome.invoice_id, filename=outcome.filename, kind=outcome.kind,
             status=case.invoice.status, verdict=case.invoice.verdict, error=outcome.error,
+            **document_words(case),
             findings=[FindingOut.of(f) for f in case.findings],
             unprocessable=UnprocessableOut.of(unprocessable(case.invoice.status, outcome.kind,
                                                             outcome.error))))
-    return Receipt(submission_id=result.submission_id, sha256=result.sha256, documents=docs)
+    return Receipt(submission_id=result.submission_id, sha256=result.sha256, documents=docs,
+                   **submission_words(ctx, result.submission_id))
 
 
 def _accepted(receipt: Receipt) -> bool:
@@ -137,7 +151,8 @@ def _accepted(receipt: Receipt) -> bool:
 
 def _render(name: str, status: int = 200, **values: Any) -> HTMLResponse:
     page = _env.get_template(name).render(status_words=status_words, verdict_de=VERDICT_DE,
-                                          level_de=LEVEL_DE, **values)
+                                          level_de=LEVEL_DE, day=day, local_time=local_time,
+                                          **values)
     return HTMLResponse(page, status_code=status)
 
 
@@ -226,7 +241,8 @@ async def upload_form(request: Request, ctx: CtxDep) -> HTMLResponse:
                        "wurde widerrufen.")
     result = await _ingest(request, await part.read(), part.filename, supplier)
     receipt = await run_in_threadpool(_receipt, ctx, result)
-    return _render("receipt.html", 200 if _accepted(receipt) else 422, receipt=receipt)
+    return _render("receipt.html", 200 if _accepted(receipt) else 422, receipt=receipt,
+                   zone=ctx.settings.zone)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
