@@ -130,6 +130,6 @@ def test_nothing_is_due_on_a_finished_document(ctx: Context, corpus: Path) -> No
             conn.execute(update(t.Invoice).where(col(t.Invoice.id) == ids[status])
                          .values(status=status, skonto_until=today + timedelta(days=1)))
     finished = {Status.REJECTED, Status.INVALID, Status.DUPLICATE, Status.QUARANTINED,
-                Status.CLOSED}
+                Status.CLOSED, Status.PAID}
     due = {d.invoice_id for d in gather(ctx, today).due_soon}
     assert due == {ids[s] for s in Status if s not in finished}

@@ -30,7 +30,7 @@ from einvoice.views.formatting import day, duration, local_time, money, percent
 from einvoice.views.labels import status_words
 
 CLOSED = (Status.REJECTED, Status.INVALID, Status.DUPLICATE, Status.QUARANTINED,
-          Status.CLOSED)  # nothing is due on these
+          Status.CLOSED, Status.PAID)  # nothing is due on these
 TOP_RULES = 10
 SOON_DAYS = 7
 
