@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, func, select
 
 from einvoice import lifecycle
@@ -606,6 +607,32 @@ def test_retries_end_with_a_clear_message(staff: Context,
     now = state(staff, i)
     assert (now.status, now.version, now.events, now.approvals) == (
         "pending", before.version + 3, before.events + 3, ())
+
+
+def test_a_lost_write_race_is_tried_again_and_another_database_error_is_raised(
+        staff: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lock or a unique key another writer took first (the audit chain head) may succeed
+    when tried again; any other database error is a bug, raised at once with nothing changed."""
+    i = make_invoice(staff)
+    pauses: list[int] = []
+    monkeypatch.setattr(retry, "pause", pauses.append)
+    failures: list[Exception] = []
+    real = chain.append
+
+    def append(conn: Any, **event: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return real(conn, **event)
+
+    monkeypatch.setattr(chain, "append", append)
+    failures.append(OperationalError("INSERT", {}, Exception("database is locked")))
+    assert workflow.hold(staff, i, "alice", NOTE).after == "on_hold"
+    assert pauses == [0] and last_event(staff)[:3] == (i, "alice", "hold")
+    before = state(staff, i)
+    failures.append(IntegrityError("INSERT", {}, Exception("NOT NULL constraint failed")))
+    with pytest.raises(IntegrityError):
+        workflow.release(staff, i, "alice")
+    assert pauses == [0] and state(staff, i) == before
 
 
 # ------------------------------------------------------------------ other refusals
