@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, func, select
 
 from einvoice import lifecycle
-from einvoice.approval import tokens, workflow
+from einvoice.approval import payments, tokens, workflow
 from einvoice.approval.suppliers import SupplierData, SupplierError, save_supplier, suppliers
 from einvoice.approval.workflow import Change, OnBehalf, WorkflowError
 from einvoice.context import Context
@@ -141,6 +141,7 @@ def last_detail(ctx: Context) -> dict[str, Any]:
 
 REASON = "Leistung nicht erbracht"
 NOTE = "Lieferschein fehlt"
+PAID_ON = date(2024, 1, 15)
 
 Act = Callable[..., Change]
 # what each staff action is called with (as ``who``), and what it writes
@@ -154,6 +155,7 @@ ACT: dict[str, Act] = {
     "assign": lambda ctx, i, who="alice", **kw: workflow.assign(ctx, i, who, "4711", "KST-10",
                                                                 **kw),
     "close": lambda ctx, i, who="alice", **kw: workflow.close(ctx, i, who, REASON, **kw),
+    "pay": lambda ctx, i, who="alice", **kw: payments.pay(ctx, i, who, PAID_ON, **kw),
 }
 MESSAGE = {
     "approve": "invoice {i} approved",
@@ -163,6 +165,7 @@ MESSAGE = {
     "reassign": "invoice {i} now with Tiefbauamt",
     "assign": "invoice {i}: assigned {{'account': '4711', 'cost_centre': 'KST-10'}}",
     "close": "invoice {i} closed",
+    "pay": "invoice {i} paid on 2024-01-15",
 }
 # (reason, detail) of the audit event; an approval's detail is what was approved
 AUDIT = {
@@ -173,6 +176,7 @@ AUDIT = {
     "reassign": ("falsche Stelle", '{"office": ["Kämmerei", "Tiefbauamt"]}'),
     "assign": (None, '{"account": "4711", "cost_centre": "KST-10", "line": null}'),
     "close": (REASON, None),
+    "pay": (None, '{"paid_on": "2024-01-15", "source": "manual"}'),
 }
 # the columns the action sets: (office, account, cost_centre, note)
 COLUMNS = {
@@ -282,7 +286,7 @@ def refused_for(ctx: Context, action: str, i: int, **kw: Any) -> str:
 
 DOING = {"approve": "approving", "reject": "rejecting", "hold": "holding",
          "release": "releasing", "reassign": "reassigning", "assign": "assigning",
-         "close": "closing"}
+         "close": "closing", "pay": "paying"}
 
 
 @pytest.mark.parametrize("action", sorted(ACT))
