@@ -132,7 +132,7 @@ def test_an_office_without_steps_keeps_the_plain_approval(cli: Run, corpus: Path
 
 def test_close_what_cannot_be_approved(cli: Run, corpus: Path) -> None:
     broken = ingest(cli, corpus, b"<junk")
-    assert f"invoice {broken} closed (quarantined → closed)" in said(
+    assert f"invoice {broken} closed (nicht lesbar → erledigt)" in said(  # as staff read them
         cli("carl", "close", str(broken), "--reason", "kein Rechnungsdokument"))
     history = json.loads(cli("carl", "history", "--json", str(broken)).stdout)
     assert [(e["action"], e["actor"], e["before"], e["after"], e["reason"])
