@@ -494,6 +494,26 @@ def test_pay_by(fields: dict[str, object], days: int, expected: date | None) -> 
     assert lifecycle.pay_by(invoice(**fields), days) == expected
 
 
+@pytest.mark.parametrize("status", STATUSES)
+def test_the_pay_by_date_a_supplier_is_told(status: str) -> None:
+    """Only while the invoice is on its way to being paid: not for one that will not be paid,
+    is not checked yet, or is paid."""
+    day = date(2026, 4, 1)
+    expected = day if status in {"pending", "on_hold", "approved", "exported"} else None
+    assert lifecycle.expected_payment(status, day) == expected
+    assert lifecycle.expected_payment(status, None) is None
+
+
+def test_a_payment_is_recorded_up_to_today_never_on_a_day_to_come() -> None:
+    today = date(2026, 3, 10)
+    for day in (today, date(2026, 3, 9), date(2020, 1, 1)):
+        lifecycle.check_paid_on(day, today, 7)
+    with pytest.raises(WorkflowError) as refused:
+        lifecycle.check_paid_on(date(2026, 3, 11), today, 7)
+    assert str(refused.value) == ("invoice 7: payment date 2026-03-11 is in the future (today is "
+                                  "2026-03-10)")
+
+
 SKONTO = "#SKONTO#TAGE=14#PROZENT=2.00#\n#SKONTO#TAGE=7#PROZENT=3.00#\n#SKONTO#TAGE=21#PROZENT=1#\n"
 
 
