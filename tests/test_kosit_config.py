@@ -193,7 +193,7 @@ def test_the_validator_configuration_takes_effect(run, tmp_path: Path,  # type: 
                                                   corpus: Path) -> None:
     added = run("rules", "add", str(config_archive(tmp_path / CONFIG, corpus)))
     assert added.exit_code == 0, added.output
-    assert "added xrechnung-config-2027-03-01 (valid from 2027-03-01)" in added.output
+    assert "added xrechnung-config-2027-03-01 (valid from 01.03.2027)" in added.output
     assert installed(tmp_path) == ["xrechnung-config-2027-03-01"]
     release = load_release(tmp_path / "data/rules/releases/xrechnung-config-2027-03-01", False)
     assert "XRechnung 3.0.2 validator configuration 2027-03-01" in release.title
@@ -226,7 +226,7 @@ def test_both_archives_together_as_one_folder(run, tmp_path: Path,  # type: igno
     config_archive(folder / CONFIG, corpus)
     added = run("rules", "add", str(folder))
     assert added.exit_code == 0, added.output
-    assert "added xrechnung-2.7.0 (valid from 2027-02-01)" in added.output
+    assert "added xrechnung-2.7.0 (valid from 01.02.2027)" in added.output
     new = {r["id"]: r for r in json.loads(run("rules", "--json").output)}["xrechnung-2.7.0"]
     assert new["title"].startswith(
         "XRechnung Schematron 2.7.0 + validator configuration 2027-03-01 (added from kosit)")

@@ -130,7 +130,7 @@ def test_rules_command_lists_releases_scenarios_and_packs(tmp_path: Path) -> Non
     env = {"EINVOICE_DATA_DIR": str(tmp_path)}
     text = runner.invoke(app, ["rules"], env=env)
     assert text.exit_code == 0, text.output
-    assert "  xrechnung-2.5  version 2.5.0, valid from 2026-01-31" in text.output
+    assert "  xrechnung-2.5  version 2.5.0, valid from 31.01.2026" in text.output
     assert "pack xrechnung-cii: native + official - official engine for BR-TMP-2, BR-TMP-4" \
         in text.output
     data = json.loads(runner.invoke(app, ["rules", "--json"], env=env).output)

@@ -95,7 +95,7 @@ def test_an_official_archive_takes_effect_with_lagging_rules_on_the_official_eng
     zipped = _archive(tmp_path / "xrechnung-3.0.2-schematron-2.7.0.zip", corpus)
     added = run("rules", "add", str(zipped))
     assert added.exit_code == 0, added.output
-    assert "added xrechnung-2.7.0 (valid from 2027-02-01); 1 official test expectations met" \
+    assert "added xrechnung-2.7.0 (valid from 01.02.2027); 1 official test expectation met" \
         in added.output
     assert _releases(tmp_path) == ["xrechnung-2.7.0"]
     listed = {r["id"]: r for r in json.loads(run("rules", "--json").output)}

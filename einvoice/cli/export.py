@@ -5,12 +5,37 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from einvoice.approval import identity
 from einvoice.cli.common import ConfigOpt, JsonOpt, app, console, context, emit_json, err, fail
 from einvoice.export.batch import ExportResult, export, rewrite, verify
-from einvoice.views.formatting import plain
+from einvoice.export.plan import Planned
+from einvoice.views.formatting import count, money
+from einvoice.views.labels import code
+from einvoice.views.tables import amount, fixed, table, text
+
+
+def _invoices(n: int) -> str:
+    return count(n, "invoice", "invoices")
+
+
+def _planned(planned: list[Planned]) -> Table:
+    """The dry run in 80 columns: the document type below the number, the DATEV booking
+    (Konto → Gegenkonto, KOST1 below) in one column; amounts in German money."""
+    n = count(len(planned), "Rechnung / invoice", "Rechnungen / invoices")
+    out = table(f"Export, Probelauf / dry run: {n}",
+                fixed("ID", right=True), fixed("Nummer / Typ"),
+                text("Verkäufer / seller", min_width=10), amount("Brutto"),
+                fixed("Konto → Gegenkonto"))
+    for p in planned:
+        booking = f"{p.creditor} → {p.account}"
+        out.add_row(str(p.invoice_id),
+                    "\n".join(filter(None, (p.number, p.type_code and code("BT-3", p.type_code)))),
+                    escape(p.seller or ""), money(p.gross_total, p.currency),
+                    booking + (f"\nKOST1 {p.cost_centre}" if p.cost_centre else ""))
+    return out
 
 
 def _show(result: ExportResult) -> None:
@@ -22,21 +47,18 @@ def _show(result: ExportResult) -> None:
     for refusal in result.refused:
         err.print(f"[red]invoice {refusal.invoice_id} not exported:[/red] {refusal.reason}")
     if result.dry_run:
-        table = Table("id", "number", "seller", "type", "gross", "Konto", "Gegenkonto", "KOST1")
-        for p in result.planned:
-            table.add_row(str(p.invoice_id), p.number or "", p.seller or "", p.type_code or "",
-                          f"{p.gross_total} {p.currency or ''}", p.creditor, p.account,
-                          p.cost_centre or "")
-        console.print(table)
-        console.print(f"{len(result.planned)} invoices would be exported (dry run: nothing "
+        console.print(_planned(result.planned))
+        console.print(f"{_invoices(len(result.planned))} would be exported (dry run: nothing "
                       "written)")
         return
     if result.batch_id is None:
         console.print("nothing to export")
         return
     verb = "rewritten" if result.rewritten else "exported"
-    console.print(f"batch {result.batch_id} {verb}: {len(result.invoice_ids)} invoices, "
-                  f"total {plain(result.gross_total)} → {result.folder}")
+    console.print(f"batch {result.batch_id} {verb}: {_invoices(len(result.invoice_ids))}, "
+                  f"total {money(result.gross_total, 'EUR')}", highlight=False)
+    # the folder on a line of its own, never broken (the terminal wraps it, a copy is whole)
+    console.print(f"→ {escape(str(result.folder))}", soft_wrap=True, highlight=False)
 
 
 def _show_check(batch: int, problems: list[str], as_json: bool) -> None:
@@ -47,7 +69,7 @@ def _show_check(batch: int, problems: list[str], as_json: bool) -> None:
         for p in problems:
             err.print(p)
         console.print(f"batch {batch}: " + ("complete" if not problems else
-                                            f"{len(problems)} problems"))
+                                            count(len(problems), "problem", "problems")))
     if problems:
         raise typer.Exit(1)
 

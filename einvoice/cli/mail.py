@@ -6,11 +6,13 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress, TaskID
 
 if TYPE_CHECKING:  # the mail stack loads only when the command runs
     from einvoice.intake.mail import MailboxReport
 
+from einvoice.cli.approval import _notices
 from einvoice.cli.common import ConfigOpt, JsonOpt, app, console, context, emit_json, err, fail
 
 mail_app = typer.Typer(help="IMAP mailboxes.", no_args_is_help=True)
@@ -48,19 +50,21 @@ def poll(
     if as_json:
         emit_json([asdict(r) for r in reports])
     else:
-        _show(reports, str(sent))
+        _show(reports, _notices(sent))
     if any(r.error or not all(m.ok for m in r.messages) for r in reports):
         raise typer.Exit(1)
 
 
 def _show(reports: list[MailboxReport], notices: str) -> None:
+    """One line a message (sender and subject are foreign input: never markup)."""
     for r in reports:
         for m in r.messages:
             colour = "green" if m.ok else "red"
-            console.print(f"[{colour}]{m.outcome:<10}[/{colour}] {r.mailbox} UID {m.uid} "
-                          f"{m.sender or '-'}: {m.subject or '-'}")
+            console.print(f"[{colour}]{m.outcome:<10}[/{colour}] "
+                          + escape(f"{r.mailbox} UID {m.uid} {m.sender or '-'}: "
+                                   f"{m.subject or '-'}"), highlight=False)
             if m.problem:
-                console.print(f"           {m.problem}")
+                console.print(f"           {escape(m.problem)}", highlight=False)
         if r.error:
-            err.print(f"[red]error:[/red] {r.mailbox}: {r.error}")
-    console.print(f"notices: {notices}")
+            err.print(f"[red]error:[/red] {escape(f'{r.mailbox}: {r.error}')}")
+    console.print(notices, highlight=False)

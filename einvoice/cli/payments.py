@@ -5,6 +5,7 @@ role the transition table names (approver). Exit codes: 1 a payment refused by t
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
@@ -13,21 +14,31 @@ from typing import Annotated, Any
 import typer
 
 from einvoice.approval import identity
-from einvoice.approval.payments import PAID, Imported, LineResult, import_statement, pay
+from einvoice.approval.payments import (
+    PAID,
+    WOULD_PAY,
+    Imported,
+    LineResult,
+    import_statement,
+    local_today,
+    pay,
+)
 from einvoice.approval.workflow import WorkflowError
-from einvoice.cli.approval import ForOpt, WhyOpt, on_behalf
+from einvoice.cli.approval import ForOpt, WhyOpt, _done, on_behalf
 from einvoice.cli.common import (
     NOT_PERMITTED,
     ConfigOpt,
     JsonOpt,
     app,
     as_staff,
+    console,
     context,
     emit_json,
     err,
     fail,
 )
 from einvoice.lifecycle import NotPermitted, Role
+from einvoice.views.formatting import count, day, money
 
 
 def _day(value: str | None) -> date | None:
@@ -62,21 +73,23 @@ def paid(ids: Annotated[list[int] | None, typer.Argument(help="exported invoices
         return
     if dry_run:
         fail("--dry-run is for --import")
-    day = _day(on)
+    given = _day(on)
     refused: set[int] = set()
     done: list[dict[str, Any]] = []
     with context(config) as ctx:
         person = identity.current_login(ctx)
+        paid_on = given or local_today(ctx)  # the day recorded is the day shown
         for invoice_id in ids or []:
             try:
-                change = pay(ctx, invoice_id, person, day, on_behalf=on_behalf(for_, reason))
+                change = pay(ctx, invoice_id, person, paid_on,
+                             on_behalf=on_behalf(for_, reason))
             except (WorkflowError, NotPermitted) as exc:
                 refused.add(NOT_PERMITTED if isinstance(exc, NotPermitted) else 1)
                 err.print(f"[red]not paid:[/red] {exc}", markup=True, highlight=False)
                 continue
             done.append(asdict(change))
-            if not as_json:
-                typer.echo(f"{change.message} ({change.before} → {change.after})")
+            if not as_json:  # the statuses in words, the day German (--json: as stored)
+                _done(change, f"invoice {invoice_id} paid on {day(paid_on)}")
     if as_json:
         emit_json(done)
     if refused:
@@ -93,8 +106,15 @@ def _import(path: Path, dry_run: bool, for_: str | None, reason: str | None,
                    "lines": [_json(r) for r in result.results]})
         return
     for r in result.results:
-        typer.echo(_text(r))  # plain echo: bank text is foreign input, never markup
-    typer.echo(_summary(result, dry_run))
+        _echo(_text(r), indent=11)  # continued below the outcome
+    _echo(_summary(result, dry_run))
+
+
+def _echo(text: str, indent: int = 0) -> None:
+    """Plain echo (bank text is foreign input, never markup), wrapped at words to the
+    terminal: amounts (``1.234,50\xa0€``), dates and references stay whole."""
+    typer.echo(textwrap.fill(text, console.width, subsequent_indent=" " * indent,
+                             break_on_hyphens=False))
 
 
 def _one_line(value: str | None) -> str:
@@ -104,11 +124,14 @@ def _one_line(value: str | None) -> str:
 def _text(r: LineResult) -> str:
     ln = r.line
     what = " ".join(filter(None, [
-        f"{ln.amount} {ln.currency or ''}".strip() if ln.amount is not None else None,
-        f"on {ln.booking_date.isoformat()}" if ln.booking_date else None,
+        money(ln.amount, ln.currency) or None,
+        f"on {day(ln.booking_date)}" if ln.booking_date else None,
         f"to {_one_line(ln.creditor)}" if ln.creditor else None,
         f"ref {_one_line(ln.end_to_end_id)}" if ln.end_to_end_id else None]))
-    return f"{r.outcome:<10} {_one_line(ln.where)}: {what} – {_one_line(r.message)}"
+    # a payment's message repeats the booking date (as stored); the line shows it already
+    said = (f"invoice {r.invoice_ids[0]}" if r.outcome in (PAID, WOULD_PAY)
+            else _one_line(r.message))
+    return f"{r.outcome:<10} {_one_line(ln.where)}: {what} – {said}"
 
 
 def _json(r: LineResult) -> dict[str, Any]:
@@ -122,7 +145,7 @@ def _json(r: LineResult) -> dict[str, Any]:
 
 def _summary(result: Imported, dry_run: bool) -> str:
     counts = {o: result.count(o) for o in
-              ("would pay" if dry_run else PAID, "refused", "ambiguous", "unmatched")}
+              (WOULD_PAY if dry_run else PAID, "refused", "ambiguous", "unmatched")}
     told = ", ".join(f"{n} {o}" for o, n in counts.items())
-    return f"{len(result.results)} line(s): {told}" + (" (dry run: nothing recorded)"
-                                                       if dry_run else "")
+    lines = count(len(result.results), "line", "lines")
+    return f"{lines}: {told}" + (" (dry run: nothing recorded)" if dry_run else "")

@@ -13,6 +13,7 @@ from einvoice.cli.common import ConfigOpt, JsonOpt, app, as_staff, console, emit
 from einvoice.config import load_settings
 from einvoice.errors import EinvoiceError
 from einvoice.lifecycle import Role
+from einvoice.views.formatting import count, day
 
 group = typer.Typer(help="Rule releases: list, add (official KoSIT archive), check.",
                     invoke_without_command=True)
@@ -24,7 +25,7 @@ def _describe(settings: Any) -> list[dict[str, Any]]:
     from einvoice.validation.rulebook import added_releases, plan, rulebook_for
 
     book = rulebook_for(settings)
-    today = book.release_for(dt.date.today())
+    today = book.release_for(dt.datetime.now(settings.zone).date())  # the city's day
     out = []
     for release in installed(added_releases(settings)):
         validator = book.validator(release)
@@ -51,6 +52,10 @@ def _describe(settings: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _expectations(n: int, kind: str) -> str:
+    return count(n, f"{kind} expectation", f"{kind} expectations")
+
+
 @group.callback()
 def rules(ctx: typer.Context, as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     """List the rule releases, their scenarios and packs; the one in force is marked *."""
@@ -65,7 +70,8 @@ def rules(ctx: typer.Context, as_json: JsonOpt = False, config: ConfigOpt = None
         return
     for release in data:
         typer.echo(f"{'*' if release['in_force'] else ' '} {release['id']}  "
-                   f"version {release['version']}, valid from {release['valid_from']}"
+                   f"version {release['version']}, valid from "
+                   f"{day(dt.date.fromisoformat(release['valid_from']))}"
                    f"{'' if release['builtin'] else ', added'} - {release['title']}")
         typer.echo(f"    source: {release['source']}")
         if release["peppol_bis"]:
@@ -74,7 +80,8 @@ def rules(ctx: typer.Context, as_json: JsonOpt = False, config: ConfigOpt = None
             levels = len(scenario["levels"])
             typer.echo(f"    scenario {scenario['name']}: "
                        f"{' + '.join(scenario['schema'] + scenario['packs'])}"
-                       + (f" ({levels} levels overridden)" if levels else ""))
+                       + (f" ({count(levels, 'level', 'levels')} overridden)" if levels
+                          else ""))
         for pack, info in release["packs"].items():
             lagging = info["official_rules"]
             typer.echo(f"    pack {pack}: {info['engine']}"
@@ -98,16 +105,16 @@ def add(source: Annotated[Path, typer.Argument(help="the official archive (ZIP o
     from einvoice.validation.rulebook import added_releases, forget
 
     try:
-        day = dt.date.fromisoformat(valid_from) if valid_from else None
+        starts = dt.date.fromisoformat(valid_from) if valid_from else None
     except ValueError:
         fail(f"not a date: {valid_from!r} (YYYY-MM-DD)")
     with as_staff(config, Role.ADMIN, "adding a rule release") as ctx:
         target = added_releases(ctx.settings)
         done = add_release(source, target, installed(target),
-                           dict(ctx.settings.leitweg_routes), version, day)
+                           dict(ctx.settings.leitweg_routes), version, starts)
         forget()
-        console.print(f"added {done.release.id} (valid from {done.release.valid_from}); "
-                      f"{done.cases} official test expectations met", highlight=False)
+        console.print(f"added {done.release.id} (valid from {day(done.release.valid_from)}); "
+                      f"{_expectations(done.cases, 'official test')} met", highlight=False)
 
 
 @group.command("check")
@@ -124,7 +131,7 @@ def check(release: Annotated[str | None, typer.Argument(help="release id (defaul
             if release in (None, found.id):
                 cases = check_release(found, dict(settings.leitweg_routes), found.folder)
                 console.print(f"ok {found.id}: manifest matches, packs compile, "
-                              f"{cases} test expectations met", highlight=False)
+                              f"{_expectations(cases, 'test')} met", highlight=False)
     except EinvoiceError as exc:
         fail(str(exc), 1)
 

@@ -8,12 +8,16 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from einvoice.approval import identity, staff
 from einvoice.approval.staff import StaffData
 from einvoice.cli.common import ConfigOpt, JsonOpt, app, console, context, emit_json, fail, reading
 from einvoice.lifecycle import Role
+from einvoice.store import tables as t
+from einvoice.views.formatting import count, money
+from einvoice.views.tables import amount, fixed, table, text
 
 group = typer.Typer(help="Staff register: roles, limits, offices, approval steps.",
                     no_args_is_help=True)
@@ -67,17 +71,26 @@ def list_(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Everyone on the register, by login."""
     with reading(config) as ctx:
         rows = staff.listing(ctx)
-    limits = {r.login: None if r.amount_limit is None else f"{r.amount_limit.normalize():f}"
-              for r in rows}  # 5000, whether stored as 5000.00 or NUMERIC(28, 10)
-    if as_json:
-        emit_json([{"login": r.login, "name": r.name, "role": r.role, "limit": limits[r.login],
+    if as_json:  # the limit 5000, whether stored as 5000.00 or NUMERIC(28, 10)
+        emit_json([{"login": r.login, "name": r.name, "role": r.role, "limit": None
+                    if r.amount_limit is None else f"{r.amount_limit.normalize():f}",
                     "offices": json.loads(r.offices), "steps": json.loads(r.steps),
                     "active": r.active} for r in rows])
         return
-    table = Table("Login", "Name", "Rolle / role", "Limit EUR", "Ämter / offices",
-                  "Schritte / steps", "aktiv / active", title="Personal / staff")
+    console.print(_table(rows))
+
+
+def _table(rows: list[t.Staff]) -> Table:
+    """Four columns that fit 80: the role (and a disabled account) below the name, the
+    steps below the offices; the limit in German money."""
+    out = table(f"Personal / staff: {count(len(rows), 'Person', 'Personen')}", fixed("Login"),
+                text("Name / Rolle", min_width=12), amount("Limit"),
+                text("Ämter / Schritte", min_width=12))
     for r in rows:
-        table.add_row(r.login, r.name, r.role, limits[r.login] or "",
-                      ", ".join(json.loads(r.offices)) or "alle / all",
-                      ", ".join(json.loads(r.steps)), "ja / yes" if r.active else "nein / no")
-    console.print(table)
+        role = r.role if r.active else f"{r.role}, [red]gesperrt / disabled[/]"
+        steps = ", ".join(json.loads(r.steps))
+        out.add_row(r.login, f"{escape(r.name)}\n{role}",
+                    money(r.amount_limit, "EUR") if r.amount_limit is not None else "ohne / none",
+                    escape(", ".join(json.loads(r.offices)) or "alle / all")
+                    + (f"\nSchritte: {steps}" if steps else ""))
+    return out

@@ -36,6 +36,7 @@ from einvoice.notify import text as notify_text
 from einvoice.notify.recipient import address, invoice_suspicious, recipient
 from einvoice.store import tables as t
 from einvoice.store.types import utcnow
+from einvoice.views.formatting import count
 from einvoice.views.queries import flags, invoice_rows, supplier_for
 
 log = logging.getLogger(__name__)
@@ -58,9 +59,11 @@ class SendReport:
     errors: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
+        """For logs and tests (the CLI says it in German and English)."""
         if not self.configured:
-            return (f"SMTP not configured: {self.pending} notice(s) recorded, not sent")
-        text = f"{self.sent} notice(s) sent, {self.failed} failed"
+            return (f"SMTP not configured: {count(self.pending, 'notice', 'notices')} "
+                    "recorded, not sent")
+        text = f"{count(self.sent, 'notice', 'notices')} sent, {self.failed} failed"
         return text + "".join(f"\n  {e}" for e in self.errors)
 
 
