@@ -14,7 +14,7 @@ from einvoice.config import Settings
 from einvoice.errors import ConfigError
 from einvoice.store import retry
 from einvoice.store.archive import Archive
-from einvoice.store.db import is_current, make_engine, migrate, schema_revision, sqlite_file
+from einvoice.store.db import is_current, make_engine, migrate, schema_present, sqlite_file
 from einvoice.store.locks import named_lock
 
 # Whether opening a database without a schema creates one. The CLI says no for every command
@@ -66,7 +66,7 @@ def open_context(settings: Settings) -> Context:
     if not MAY_CREATE.get() and path is not None and not path.is_file():
         raise _missing(settings)  # before the engine, which would create file and folder
     engine = make_engine(settings.db_url)
-    if not MAY_CREATE.get() and schema_revision(engine) is None:
+    if not MAY_CREATE.get() and not schema_present(engine):
         engine.dispose()
         raise _missing(settings)
     for attempt in range(retry.ATTEMPTS):

@@ -62,6 +62,9 @@ def migrate(engine: Engine) -> None:
     command.upgrade(alembic_config(engine), "head")
 
 
+INSUFFICIENT_PRIVILEGE = "42501"
+
+
 def schema_revision(engine: Engine) -> str | None:
     """The database's schema revision; None when it has no schema yet."""
     try:
@@ -70,6 +73,19 @@ def schema_revision(engine: Engine) -> str | None:
     except (OperationalError, ProgrammingError):
         return None
     return None if found is None else str(found)
+
+
+def schema_present(engine: Engine) -> bool:
+    """Whether the database has the einvoice schema — also for a login that may not read the
+    version table (PostgreSQL "insufficient privilege": the schema is there, not ours)."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except ProgrammingError as exc:
+        return getattr(exc.orig, "sqlstate", None) == INSUFFICIENT_PRIVILEGE
+    except OperationalError:
+        return False
+    return True
 
 
 def is_current(engine: Engine) -> bool:
