@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import uuid
 from collections.abc import Iterator
@@ -66,12 +67,80 @@ def pg_url(pg_base_url: str) -> Iterator[str]:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
+# A database made by the migrations once per test process and copied for each test: the same
+# schema as `open_context` would make (Alembic ran exactly so, on an empty database), without
+# Alembic's ~0.2 s (SQLite) / ~0.6 s (PostgreSQL) in the setup of every test. Tests that ask for
+# `pg_url` itself get an empty schema and migrate it themselves.
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file at the newest schema revision, made by the migrations."""
+    from einvoice.store.db import make_engine, migrate
+
+    path = tmp_path_factory.mktemp("schema") / "einvoice.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+Statement = tuple[str, Any, bool]  # SQL as sent to the driver, its parameters, executemany
+
+
+@pytest.fixture(scope="session")
+def pg_migration(pg_base_url: str) -> list[Statement]:
+    """Every statement the migrations send to PostgreSQL on an empty schema, recorded once."""
+    import psycopg
+    from sqlalchemy import event
+
+    from einvoice.store.db import make_engine, migrate
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    plain = pg_base_url.replace("+psycopg", "")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in pg_base_url else "?"
+    engine = make_engine(f"{pg_base_url}{sep}options=-csearch_path%3D{schema}")
+    sent: list[Statement] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any,
+               executemany: bool) -> None:
+        sent.append((statement, parameters, executemany))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    return sent
+
+
+def _replay(url: str, statements: list[Statement]) -> None:
+    """Send ``statements`` again, in one transaction, to the schema of ``url``."""
+    import psycopg
+
+    with psycopg.connect(url.replace("+psycopg", "")) as conn, conn.cursor() as cur:
+        for statement, parameters, many in statements:
+            if many:
+                cur.executemany(statement, parameters)
+            else:
+                cur.execute(statement, parameters)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Every test using this runs twice: on SQLite and on PostgreSQL."""
+    """Every test using this runs twice: on SQLite and on PostgreSQL, each time on a database
+    of its own that is at the newest schema revision and empty."""
     if request.param == "sqlite":
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), tmp_path / "einvoice.db")
         return f"sqlite:///{tmp_path / 'einvoice.db'}"
-    return str(request.getfixturevalue("pg_url"))
+    url = str(request.getfixturevalue("pg_url"))
+    _replay(url, request.getfixturevalue("pg_migration"))
+    return url
 
 
 @pytest.fixture
