@@ -26,6 +26,7 @@ from einvoice.lifecycle import (
     Status,
     WorkflowError,
 )
+from einvoice.lifecycle.ingest import status_after_revalidation
 from einvoice.lifecycle.machine import _from
 from einvoice.model import Invoice, Seller, Totals
 from einvoice.validation.findings import Verdict
@@ -420,6 +421,16 @@ def test_a_limit_of_zero() -> None:
     (Verdict.UNDEFINED, Status.RECEIVED), (None, Status.RECEIVED)])
 def test_status_after_validation(verdict: Verdict | None, status: Status) -> None:
     assert lifecycle.status_after_validation(verdict) is status
+
+
+@pytest.mark.parametrize("status", STATUSES)
+@pytest.mark.parametrize("verdict", [Verdict.ACCEPT, Verdict.REJECT, Verdict.UNDEFINED, None])
+def test_status_after_revalidation(status: str, verdict: Verdict | None) -> None:
+    """Validated again, only a document still received moves, and only once it has a verdict
+    (pending, invalid); one moved meanwhile is not the re-validation's to change."""
+    moves = {Verdict.ACCEPT: Status.PENDING, Verdict.REJECT: Status.INVALID}
+    expected = moves.get(verdict) if status == "received" and verdict is not None else None
+    assert status_after_revalidation(status, verdict) is expected
 
 
 def invoice(**fields: object) -> Invoice:
