@@ -881,6 +881,53 @@ def test_the_supplier_sees_the_status(ctx: Context, supplier_id: int, status: st
     assert tokens.supplier_invoice(ctx, supplier_id, i).status == shown
 
 
+@pytest.mark.parametrize("status", STATUSES)
+def test_the_supplier_is_told_pay_by_while_a_payment_is_expected_and_paid_on_once_paid(
+        ctx: Context, supplier_id: int, status: str) -> None:
+    pay_by, paid_on = date(2026, 3, 2), date(2026, 3, 1)
+    i = make_invoice(ctx, status, supplier_id=supplier_id, verdict="accept", pay_by=pay_by,
+                     paid_on=paid_on)
+    seen = tokens.supplier_invoice(ctx, supplier_id, i)
+    expected = pay_by if status in {"pending", "on_hold", "approved", "exported"} else None
+    assert (seen.status, seen.verdict, seen.pay_by, seen.paid_on) == (
+        "pending" if status == "on_hold" else status, "accept", expected,
+        paid_on if status == "paid" else None)
+
+
+def renumber(ctx: Context, invoice_id: int, number: str) -> None:
+    with ctx.engine.begin() as conn:
+        conn.execute(t.Invoice.__table__.update()  # type: ignore[attr-defined]
+                     .where(col(t.Invoice.id) == invoice_id).values(number=number))
+
+
+def test_a_supplier_finds_its_own_invoices_by_number(ctx: Context, supplier_id: int) -> None:
+    """Oldest first (a number may be resent), never another supplier's or a mailed one."""
+    other = save_supplier(ctx, SupplierData("Andere AG", "DE999999999")).id
+    first = make_invoice(ctx, "invalid", supplier_id=supplier_id, pay_by=date(2026, 3, 2))
+    theirs = make_invoice(ctx, supplier_id=other)
+    mailed = make_invoice(ctx)
+    again = make_invoice(ctx, "on_hold", supplier_id=supplier_id, verdict="accept",
+                         pay_by=date(2026, 4, 1))
+    for i in (first, theirs, mailed, again):
+        renumber(ctx, i, "R-7")
+    renumber(ctx, make_invoice(ctx, supplier_id=supplier_id), "R-77")
+    assert tokens.supplier_invoices(ctx, supplier_id, " R-7 ") == [
+        tokens.InvoiceStatus(first, "R-7", "invalid", None, None),
+        tokens.InvoiceStatus(again, "R-7", "pending", "accept", date(2026, 4, 1))]
+    assert [seen.invoice_id for seen in tokens.supplier_invoices(ctx, other, "R-7")] == [theirs]
+    assert tokens.supplier_invoices(ctx, supplier_id, "R-8") == []
+
+
+def test_invoices_by_number_come_in_id_order_whatever_order_the_rows_were_written_in(
+        ctx: Context, supplier_id: int) -> None:
+    later = make_invoice(ctx, supplier_id=supplier_id, id=900)
+    earlier = make_invoice(ctx, supplier_id=supplier_id, id=800)  # e.g. restored afterwards
+    for i in (later, earlier):
+        renumber(ctx, i, "R-7")
+    assert [seen.invoice_id for seen in tokens.supplier_invoices(ctx, supplier_id, "R-7")] == [
+        800, 900]
+
+
 def test_another_suppliers_invoice_looks_missing(ctx: Context, supplier_id: int) -> None:
     other = save_supplier(ctx, SupplierData("Andere AG", "DE999999999")).id
     assert other is not None
