@@ -37,6 +37,8 @@ from einvoice.notify import text as notify_text
 from einvoice.notify.unprocessable import unprocessable
 from einvoice.pipeline import Submission, ingest
 from einvoice.store import tables as t
+from einvoice.views.chromium import run_chromium
+from tests import system
 from tests.conftest import register
 
 CIUS = "valid/xrechnung-testsuite/technical-cases/cius"
@@ -194,7 +196,7 @@ def test_lookup_by_number_with_the_token_and_what_the_supplier_is_told(
         assert client.get(f"{API}/{a}", headers=bearer(token_b)).status_code == 404
 
 
-def test_the_status_page(serve: Callable[..., Server], corpus: Path) -> None:
+def test_the_status_page(serve: Callable[..., Server], corpus: Path, tmp_path: Path) -> None:
     srv = serve()
     token_a, token_b = srv.supplier("A GmbH"), srv.supplier("B GmbH")
     with httpx.Client(base_url=srv.url, timeout=60) as client:
@@ -218,6 +220,9 @@ def test_the_status_page(serve: Callable[..., Server], corpus: Path) -> None:
         assert (f"Rechnung R-7 (Eingangsnummer {b['invoice_id']}) Status fehlerhaft, wird nicht "
                 "bearbeitet invalid, will not be processed Prüfergebnis abgelehnt") in shown
         assert "Zahlung voraussichtlich" not in shown
+        in_browser(found.text, tmp_path, [
+            "2 Rechnungen gefunden", "Status bezahlt", "Bezahlt am 14.03.2025",
+            "fehlerhaft, wird nicht bearbeitet", "invalid, will not be processed"])
         none = client.post("/status", data={"token": token_b, "number": "R-7"})
         assert none.status_code == 200 and "keine Rechnung von Ihnen" in none.text
         assert "Eingangsnummer" not in none.text
@@ -225,6 +230,22 @@ def test_the_status_page(serve: Callable[..., Server], corpus: Path) -> None:
         assert wrong.status_code == 401 and 'role="alert"' in wrong.text
         empty = client.post("/status", data={"token": token_a, "number": " "})
         assert empty.status_code == 400 and "Rechnungsnummer ein" in empty.text
+
+
+def in_browser(html: str, folder: Path, expected: list[str]) -> None:
+    """What Chromium shows of the page (its DOM after rendering) holds every expected text, and
+    its screenshot is a page with text on it."""
+    page = folder / "status.html"
+    page.write_text(html, encoding="utf-8")
+    body = lxml.html.document_fromstring(system.dump_dom(page)).body
+    shown = " ".join(" ".join(body.itertext()).split())  # a space between elements' texts
+    for text in expected:
+        assert text in shown, text
+    shot = folder / "status.png"
+    run_chromium(page, f"--screenshot={shot}", "--window-size=1000,1400")
+    facts = system.png_facts(shot)
+    assert (facts.width, facts.height) == (1000, 1400)
+    assert facts.colours > 16 and 0.001 < facts.dark_share < 0.5, facts  # a page of text
 
 
 def test_a_plain_pdf_gets_a_receipt_saying_it_will_not_be_processed(
