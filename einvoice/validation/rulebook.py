@@ -29,7 +29,14 @@ from einvoice.validation.official.assertions import assertions
 from einvoice.validation.official.pack import OfficialPack
 from einvoice.validation.packs import Registry, RulePack
 from einvoice.validation.policy import Policy
-from einvoice.validation.releases import Official, PackFile, Release, in_force, installed
+from einvoice.validation.releases import (
+    MANIFEST,
+    Official,
+    PackFile,
+    Release,
+    in_force,
+    installed,
+)
 from einvoice.validation.scenarios import load_scenarios
 from einvoice.validation.schematron import XsltPack
 
@@ -90,25 +97,33 @@ class ReleasePack:
         return found + (self._official.validate(doc) if self._official else [])
 
 
-def _pack_factory(spec: Plan) -> Callable[[], RulePack]:
-    def make() -> RulePack:
-        official = spec.official
-        if spec.wholly_official:
-            return XsltPack(spec.pack, official.path.read_text(encoding="utf-8"))
-        native = _native(spec.pack, spec.peppol_bis)
-        engine = (OfficialPack(spec.pack, official.path, only=spec.lagging)
-                  if spec.lagging else None)
-        return ReleasePack(native, engine, spec.lagging | spec.dropped)
-    return make
+def _stamp(path: Path) -> tuple[int, int]:
+    """Which version of an artefact file a compiled pack was built from."""
+    info = path.stat()
+    return info.st_mtime_ns, info.st_size
 
 
-def _file_factory(spec: PackFile) -> Callable[[], RulePack]:
-    def make() -> RulePack:
+@functools.cache
+def _built(spec: Plan | PackFile, stamp: tuple[int, int]) -> RulePack:
+    """One compiled pack per artefact and plan in a process, shared by every rulebook: compiling
+    costs up to a second and tens of MB of Saxon memory, and rulebooks differ per settings
+    (routes, policy, data folder) far more often than the artefacts they run."""
+    if isinstance(spec, PackFile):
         if spec.type == "xsd":
             from einvoice.validation.xsd import SchemaPack
             return SchemaPack(spec.name, spec.path)
         return XsltPack(spec.name, spec.path.read_text(encoding="utf-8"))
-    return make
+    official = spec.official
+    if spec.wholly_official:
+        return XsltPack(spec.pack, official.path.read_text(encoding="utf-8"))
+    native = _native(spec.pack, spec.peppol_bis)
+    engine = OfficialPack(spec.pack, official.path, only=spec.lagging) if spec.lagging else None
+    return ReleasePack(native, engine, spec.lagging | spec.dropped)
+
+
+def _factory(spec: Plan | PackFile) -> Callable[[], RulePack]:
+    path = spec.path if isinstance(spec, PackFile) else spec.official.path
+    return lambda: _built(spec, _stamp(path))
 
 
 def release_validator(release: Release, routes: dict[str, str],
@@ -116,10 +131,9 @@ def release_validator(release: Release, routes: dict[str, str],
                       policy: Policy | None = None) -> Validator:
     validator = Validator(load_scenarios(scenarios_file or release.scenarios), routes, policy)
     for pack in release.packs:
-        validator.registry.register(pack.name, _file_factory(pack))
+        validator.registry.register(pack.name, _factory(pack))
     for official in release.official:
-        validator.registry.register(official.pack,
-                                    _pack_factory(plan(official, release.peppol_bis)))
+        validator.registry.register(official.pack, _factory(plan(official, release.peppol_bis)))
     return validator
 
 
@@ -170,7 +184,7 @@ class Rulebook:
 
 
 @functools.cache
-def _cached(added: Path, routes: tuple[tuple[str, str], ...], pinned: str | None,
+def _cached(added: Path | None, routes: tuple[tuple[str, str], ...], pinned: str | None,
             scenarios_file: Path | None, policy: tuple[tuple[str, str], ...]) -> Rulebook:
     rules = {name: DocumentRule.model_validate_json(row) for name, row in policy}
     return Rulebook(installed(added), dict(routes), pinned, scenarios_file, Policy(rules))
@@ -184,10 +198,13 @@ def added_releases(settings: Settings) -> Path:
 def rulebook_for(settings: Settings) -> Rulebook:
     """The rulebook of these settings, built once per process (compiled rules are reused)."""
     policy = tuple((name, row.model_dump_json()) for name, row in settings.document_policy.items())
-    return _cached(added_releases(settings), tuple(sorted(settings.leitweg_routes.items())),
+    added = added_releases(settings)
+    return _cached(added if any(added.glob(f"*/{MANIFEST}")) else None,
+                   tuple(sorted(settings.leitweg_routes.items())),
                    settings.rule_release, settings.scenarios_file, policy)
 
 
 def forget() -> None:
-    """Drop cached rulebooks (after ``rules add`` in the same process)."""
+    """Drop cached rulebooks and compiled packs (after ``rules add`` in the same process)."""
     _cached.cache_clear()
+    _built.cache_clear()
