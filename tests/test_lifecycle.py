@@ -458,7 +458,7 @@ def test_seller_key_normalisation(seller: Seller, key: str | None) -> None:
 def test_duplicate_key_is_seller_number_type_and_gross_total() -> None:
     base = invoice()
     assert lifecycle.duplicate_key(base) == DuplicateKey(
-        "DE123456789", "R-2026-001", "380", Decimal("119.00"))
+        "DE123456789", "r-2026-001", "380", Decimal("119.00"))
     # each of the four fields alone makes another key ...
     differing = [
         invoice(seller=Seller(name="Muster GmbH", vat_id="DE999999999")),
@@ -468,10 +468,10 @@ def test_duplicate_key_is_seller_number_type_and_gross_total() -> None:
     ]
     keys = [lifecycle.duplicate_key(m) for m in differing]
     assert keys == [
-        DuplicateKey("DE999999999", "R-2026-001", "380", Decimal("119.00")),
-        DuplicateKey("DE123456789", "R-2026-002", "380", Decimal("119.00")),
-        DuplicateKey("DE123456789", "R-2026-001", "381", Decimal("119.00")),
-        DuplicateKey("DE123456789", "R-2026-001", "380", Decimal("119.01")),
+        DuplicateKey("DE999999999", "r-2026-001", "380", Decimal("119.00")),
+        DuplicateKey("DE123456789", "r-2026-002", "380", Decimal("119.00")),
+        DuplicateKey("DE123456789", "r-2026-001", "381", Decimal("119.00")),
+        DuplicateKey("DE123456789", "r-2026-001", "380", Decimal("119.01")),
     ]
     # ... while nothing else does
     same = invoice(issue_date=date(2026, 2, 1), due_date=date(2026, 3, 1), buyer_reference="x",
@@ -482,7 +482,7 @@ def test_duplicate_key_is_seller_number_type_and_gross_total() -> None:
 
 def test_duplicate_key_allows_a_missing_type_code() -> None:
     assert lifecycle.duplicate_key(invoice(type_code=None)) == DuplicateKey(
-        "DE123456789", "R-2026-001", None, Decimal("119.00"))
+        "DE123456789", "r-2026-001", None, Decimal("119.00"))
 
 
 @pytest.mark.parametrize("missing", [

@@ -1,4 +1,5 @@
-"""Supplier master data: who delivers, their known IBANs, accounts and cost centre.
+"""Supplier master data: who delivers, their known IBANs, accounts and cost centre; the VAT id
+is kept as ``lifecycle.vat_key`` compares it.
 
 The warnings it makes possible (unknown supplier, invalid or new IBAN) are decided in
 ``einvoice.lifecycle.supplier_flags``.
@@ -12,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from einvoice.context import Context
 from einvoice.errors import EinvoiceError
-from einvoice.lifecycle import iban_ok, normalise_iban
+from einvoice.lifecycle import iban_ok, normalise_iban, vat_key
 from einvoice.notify.recipient import address
 from einvoice.store import tables as t
 from einvoice.views.queries import supplier_for
@@ -43,7 +44,7 @@ def save_supplier(ctx: Context, data: SupplierData) -> t.Supplier:
     with Session(ctx.engine, expire_on_commit=False) as s:
         row = supplier_for(s, data.vat_id, data.name) or t.Supplier(name=data.name)
         row.name = data.name
-        row.vat_id = (data.vat_id or "").replace(" ", "").upper() or row.vat_id
+        row.vat_id = vat_key(data.vat_id) or row.vat_id
         known = set(filter(None, row.ibans.split(",")))
         row.ibans = ",".join(sorted(known | {normalise_iban(i) for i in data.ibans}))
         row.account = data.account or row.account

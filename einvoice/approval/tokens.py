@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from einvoice.context import Context
 from einvoice.errors import NotFound
-from einvoice.lifecycle import Status, expected_payment
+from einvoice.lifecycle import Status, expected_payment, number_key, seen_by_supplier
 from einvoice.store import tables as t
 from einvoice.store.types import utcnow
 
@@ -83,8 +83,8 @@ class InvoiceStatus:
 
 def _as_seen(inv: t.Invoice) -> InvoiceStatus:
     assert inv.id is not None
-    status = Status.PENDING if inv.status == Status.ON_HOLD else inv.status
-    return InvoiceStatus(invoice_id=inv.id, number=inv.number, status=status,
+    return InvoiceStatus(invoice_id=inv.id, number=inv.number,
+                         status=seen_by_supplier(inv.status),
                          verdict=inv.verdict, pay_by=expected_payment(inv.status, inv.pay_by),
                          paid_on=inv.paid_on if inv.status == Status.PAID else None)
 
@@ -110,10 +110,14 @@ def supplier_invoice(ctx: Context, supplier_id: int, invoice_id: int) -> Invoice
 
 
 def supplier_invoices(ctx: Context, supplier_id: int, number: str) -> list[InvoiceStatus]:
-    """The supplier's own invoices with this invoice number (BT-1), oldest first: a number
-    may repeat (a corrected invoice resent under the same number), and another supplier's
-    invoice with the same number is never among them."""
+    """The supplier's own invoices with this invoice number (BT-1, compared as duplicates
+    compare it: ``lifecycle.number_key``), oldest first: a number may repeat (a corrected
+    invoice resent under the same number), and another supplier's invoice with the same number
+    is never among them."""
+    key = number_key(number)
+    if key is None:
+        return []
     with Session(ctx.engine) as s:
-        rows = s.exec(_own().where(col(t.Invoice.number) == number.strip())
+        rows = s.exec(_own().where(col(t.Invoice.number_key) == key)
                       .order_by(col(t.Invoice.id)), params={"supplier": supplier_id}).all()
     return [_as_seen(inv) for inv in rows]

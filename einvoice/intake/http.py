@@ -33,7 +33,7 @@ from einvoice.context import Context, open_context
 from einvoice.errors import EinvoiceError, NotFound, TooLarge
 from einvoice.intake.bodylimit import BodyLimit, too_large
 from einvoice.intake.status import InvoiceLookup, SupplierInvoice, UnprocessableOut, lookup
-from einvoice.lifecycle import Status
+from einvoice.lifecycle import Status, seen_by_supplier
 from einvoice.notify.unprocessable import unprocessable
 from einvoice.pipeline import IngestResult, Submission, ingest
 from einvoice.validation.report import VERDICT_DE, FindingOut
@@ -135,7 +135,8 @@ def _receipt(ctx: Context, result: IngestResult) -> Receipt:
         case = get_case(ctx, outcome.invoice_id)
         docs.append(DocumentOut(
             invoice_id=outcome.invoice_id, filename=outcome.filename, kind=outcome.kind,
-            status=case.invoice.status, verdict=case.invoice.verdict, error=outcome.error,
+            status=seen_by_supplier(case.invoice.status), verdict=case.invoice.verdict,
+            error=outcome.error,
             **document_words(case),
             findings=[FindingOut.of(f) for f in case.findings],
             unprocessable=UnprocessableOut.of(unprocessable(case.invoice.status, outcome.kind,

@@ -27,6 +27,7 @@ from einvoice.config import Mailbox
 from einvoice.context import Context
 from einvoice.errors import ConfigError
 from einvoice.intake import mime
+from einvoice.lifecycle import MAIL_CHANNEL
 from einvoice.notify import outbox as notify
 from einvoice.pipeline import Submission, ingest_parts
 from einvoice.store.archive import sha256_hex
@@ -34,7 +35,7 @@ from einvoice.store.db import session_scope
 from einvoice.store.tables import MailMessage
 from einvoice.store.types import utcnow
 
-CHANNEL = "mail"
+CHANNEL = MAIL_CHANNEL  # its sender is checked against the seller (``lifecycle.binding``)
 PROCESSED = "processed"
 DUPLICATE = "duplicate"
 FAILED = "failed"

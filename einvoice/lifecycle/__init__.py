@@ -6,12 +6,14 @@ document becomes, the approval workflow which transitions are allowed, who may t
 when an invoice is approved, the export which invoices may go; the store then writes what was
 decided. ``machine``: statuses, the transition table, who may act; ``approvals``: four-eyes,
 the municipal steps, limits; ``ingest``: what a document becomes; ``suppliers``: warnings;
-``payments``: which invoice a line of a bank statement pays.
+``payments``: which invoice a line of a bank statement pays; ``keys``: how identifiers compare
+(invoice numbers, VAT ids, names); ``binding``: whether the channel speaks for the seller.
 
 Statuses (stored values): ``received`` → ``invalid`` or ``pending`` → ``approved`` (one person,
 or two different people above the four-eyes threshold, or an office's municipal steps) or
 ``rejected``; approved → ``exported`` → ``paid`` (recorded by a person or from a bank
-statement); ``on_hold`` pauses a pending invoice; ``duplicate`` and
+statement); ``on_hold`` pauses a pending invoice (a person's hold, or at ingest when the channel
+does not speak for the seller); ``duplicate`` and
 ``quarantined`` end at ingest; ``closed`` ends an invalid, duplicate or quarantined document.
 """
 
@@ -28,6 +30,15 @@ from einvoice.lifecycle.approvals import (
     next_step,
     procedure,
 )
+from einvoice.lifecycle.binding import (
+    MAIL_CHANNEL,
+    UNCLEARED,
+    Binding,
+    Channel,
+    Seller,
+    SupplierFacts,
+    bind,
+)
 from einvoice.lifecycle.ingest import (
     DuplicateKey,
     IngestDecision,
@@ -38,6 +49,7 @@ from einvoice.lifecycle.ingest import (
     skonto_deadline,
     status_after_validation,
 )
+from einvoice.lifecycle.keys import name_key, number_key, vat_key
 from einvoice.lifecycle.machine import (
     NOT_ORIGINALS,
     PAYMENT_EXPECTED,
@@ -56,18 +68,20 @@ from einvoice.lifecycle.machine import (
     expected_payment,
     require,
     role_covers,
+    seen_by_supplier,
 )
 from einvoice.lifecycle.payments import PAYMENT_CANDIDATES, Candidate, LineMatch, match
 from einvoice.lifecycle.suppliers import iban_ok, normalise_iban, supplier_flags
 
 __all__ = [
-    "ANORDNUNG", "APPROVE_STEP", "NOT_ORIGINALS", "PAYMENT_CANDIDATES", "PAYMENT_EXPECTED",
-    "SACHLICH", "STAFF_ROLES", "TRANSITIONS", "Action", "ApprovalOutcome", "Candidate",
-    "DuplicateKey", "IngestDecision", "LineMatch", "Member", "NotPermitted", "Role",
-    "Signature", "Status", "Transition", "WorkflowError", "approval", "approvals_needed",
-    "authorise", "check_paid_on", "check_transition", "decide_ingest", "duplicate_key",
-    "expected_payment", "iban_ok", "in_euro", "match", "may_sign", "next_step",
-    "normalise_iban", "pay_by", "procedure",
-    "require", "role_covers", "seller_key", "skonto_deadline", "status_after_validation",
-    "supplier_flags",
+    "ANORDNUNG", "APPROVE_STEP", "MAIL_CHANNEL", "NOT_ORIGINALS", "PAYMENT_CANDIDATES",
+    "PAYMENT_EXPECTED", "SACHLICH", "STAFF_ROLES", "TRANSITIONS", "UNCLEARED", "Action",
+    "ApprovalOutcome", "Binding", "Candidate", "Channel", "DuplicateKey", "IngestDecision",
+    "LineMatch", "Member", "NotPermitted", "Role", "Seller", "Signature", "Status",
+    "SupplierFacts", "Transition", "WorkflowError", "approval", "approvals_needed", "authorise",
+    "bind", "check_paid_on", "check_transition", "decide_ingest", "duplicate_key",
+    "expected_payment", "iban_ok", "in_euro", "match", "may_sign", "name_key", "next_step",
+    "normalise_iban", "number_key", "pay_by", "procedure", "require", "role_covers",
+    "seen_by_supplier", "seller_key", "skonto_deadline", "status_after_validation",
+    "supplier_flags", "vat_key",
 ]

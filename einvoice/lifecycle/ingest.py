@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from einvoice.lifecycle.keys import name_key, number_key, vat_key
 from einvoice.lifecycle.machine import Status
 from einvoice.model import Invoice
 from einvoice.validation.findings import Verdict
@@ -32,31 +33,30 @@ def status_after_revalidation(status: str, verdict: Verdict | None) -> Status | 
 
 
 def seller_key(model: Invoice) -> str | None:
-    """Who the seller is for duplicate detection: VAT id if given, else the normalised name."""
-    if model.seller.vat_id:
-        return model.seller.vat_id.replace(" ", "").upper()
-    if model.seller.name:
-        return " ".join(model.seller.name.split()).casefold()
-    return None
+    """Who the seller is for duplicate detection: the VAT id if given, else the name (both as
+    ``lifecycle.keys`` compares them)."""
+    return vat_key(model.seller.vat_id) or name_key(model.seller.name)
 
 
 @dataclass(frozen=True)
 class DuplicateKey:
-    """Same seller, number, type and gross total: the same invoice sent again."""
+    """Same seller, number, type and gross total: the same invoice sent again. Seller and
+    number are keys (``lifecycle.keys``): a number differing only in case, width, invisible
+    characters, dashes or spaces is the same number."""
 
     seller_key: str
-    number: str
+    number_key: str
     type_code: str | None
     gross_total: Decimal
 
 
 def duplicate_key(model: Invoice) -> DuplicateKey | None:
     """The key to look an earlier copy up by; None when the invoice lacks a part of it."""
-    seller = seller_key(model)
+    seller, number = seller_key(model), number_key(model.number)
     gross = model.totals.with_vat
-    if seller is None or model.number is None or gross is None:
+    if seller is None or number is None or gross is None:
         return None
-    return DuplicateKey(seller, model.number, model.type_code, gross)
+    return DuplicateKey(seller, number, model.type_code, gross)
 
 
 def pay_by(model: Invoice, payment_days: int) -> date | None:
@@ -89,12 +89,19 @@ class IngestDecision:
 
 
 def decide_ingest(model: Invoice | None, verdict: Verdict | None, duplicate_of: int | None,
-                  routes: Mapping[str, str], payment_days: int) -> IngestDecision:
-    """Unreadable → quarantined; an earlier copy → duplicate; else by the verdict. The office
-    comes from the Leitweg-ID (BT-10), the account is pre-filled from BT-19."""
+                  routes: Mapping[str, str], payment_days: int,
+                  held: bool = False) -> IngestDecision:
+    """Unreadable → quarantined; valid but ``held`` (the channel does not speak for the seller,
+    ``lifecycle.binding``) → on hold, even when it is a copy, so that a person sees it; an
+    earlier copy → duplicate; else by the verdict. The office comes from the Leitweg-ID
+    (BT-10), the account is pre-filled from BT-19."""
     if model is None:
         return IngestDecision(Status.QUARANTINED)
-    status = Status.DUPLICATE if duplicate_of is not None else status_after_validation(verdict)
+    status = status_after_validation(verdict)
+    if held and status is Status.PENDING:
+        status = Status.ON_HOLD
+    elif duplicate_of is not None:
+        status = Status.DUPLICATE
     skonto = skonto_deadline(model)
     return IngestDecision(
         status=status, office=office_for(model.buyer_reference, routes),

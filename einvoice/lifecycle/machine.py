@@ -126,6 +126,12 @@ def expected_payment(status: str, pay_by: date | None) -> date | None:
     return pay_by if status in PAYMENT_EXPECTED else None
 
 
+def seen_by_supplier(status: str) -> str:
+    """The status a supplier is told: an internal hold (by a person, or because the channel
+    did not speak for the seller) reads as pending, so that it tips nobody off."""
+    return Status.PENDING.value if status == Status.ON_HOLD else status
+
+
 def check_paid_on(paid_on: date, today: date, invoice_id: int) -> None:
     """A payment is recorded when it has happened: never on a day still to come."""
     if paid_on > today:

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, bindparam, insert, text
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, SQLModel, col, or_, select
 
 from einvoice.model import Invoice as InvoiceModel
 from einvoice.store import retry
@@ -166,9 +166,11 @@ def insert_findings(s: Session, rows: list[dict[str, Any]]) -> None:
 _ORIGINAL = (
     select(t.Invoice.id)
     .where(t.Invoice.seller_key == bindparam("seller_key"),
-           t.Invoice.number == bindparam("number"),
+           t.Invoice.number_key == bindparam("number_key"),
            t.Invoice.gross_total == bindparam("gross_total", type_=ExactDecimal()),
            col(t.Invoice.status).not_in(bindparam("excluded", expanding=True)),
+           or_(col(t.Invoice.unbound).is_(False),
+               col(t.Invoice.status).not_in(bindparam("unbound_excluded", expanding=True))),
            col(t.Invoice.duplicate_of).is_(None))
     .order_by(col(t.Invoice.id))
     .limit(1)
@@ -178,18 +180,37 @@ _ORIGINAL = (
 _KEY_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 
 
-def first_invoice(s: Session, *, seller_key: str, number: str, type_code: str | None,
-                  gross_total: Decimal, excluded: Iterable[str]) -> int | None:
-    """The first invoice (not itself a duplicate, and in none of the ``excluded`` statuses)
-    with these seller, number, type and gross total, if any."""
+def first_invoice(s: Session, *, seller_key: str, number_key: str, type_code: str | None,
+                  gross_total: Decimal, excluded: Iterable[str],
+                  unbound_excluded: Iterable[str]) -> int | None:
+    """The first invoice (not itself a duplicate, in none of the ``excluded`` statuses, and
+    not an unbound one in the ``unbound_excluded`` statuses) with these seller and number keys,
+    type and gross total, if any."""
     type_match = (col(t.Invoice.type_code).is_(None) if type_code is None
                   else t.Invoice.type_code == type_code)
     if s.get_bind().dialect.name == "postgresql":
         # two copies arriving at once would both find no original: the second waits here
         # until the first commits (SQLite serialises writers by itself)
-        key = f"{seller_key}|{number}|{type_code}|{gross_total.normalize():f}"
+        key = f"{seller_key}|{number_key}|{type_code}|{gross_total.normalize():f}"
         s.connection().execute(_KEY_LOCK, {"key": key})
     found = s.connection().execute(_ORIGINAL.where(type_match), {
-        "seller_key": seller_key, "number": number, "gross_total": gross_total,
-        "excluded": sorted(excluded)}).scalar()
+        "seller_key": seller_key, "number_key": number_key, "gross_total": gross_total,
+        "excluded": sorted(excluded), "unbound_excluded": sorted(unbound_excluded)}).scalar()
     return found if isinstance(found, int) else None
+
+
+def supplier(s: Session, supplier_id: int | None) -> t.Supplier | None:
+    """The supplier master row by id (the upload token's supplier)."""
+    return None if supplier_id is None else s.get(t.Supplier, supplier_id)
+
+
+def supplier_named(s: Session, vat_id: str | None, name: str | None) -> t.Supplier | None:
+    """The supplier master row with this VAT id (as the master stores it), else with exactly
+    this name; None when neither is on file."""
+    for column, value in ((t.Supplier.vat_id, vat_id), (t.Supplier.name, name)):
+        if value:
+            found = s.exec(select(t.Supplier).where(column == value)
+                           .order_by(col(t.Supplier.id))).first()
+            if found is not None:
+                return found
+    return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Boolean, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from einvoice.store.types import AwareDateTime, ExactDecimal, utcnow
@@ -54,7 +54,8 @@ class Invoice(SQLModel, table=True):
     """The case: the canonical model of a document plus what the pipeline decided about it."""
 
     __table_args__ = (
-        Index("ix_invoice_duplicate_key", "seller_key", "number", "type_code", "gross_total"),
+        Index("ix_invoice_duplicate_key", "seller_key", "number_key", "type_code",
+              "gross_total"),
         Index("ix_invoice_status_received", "status", "received_at"),
         Index("ix_invoice_inbox", "status", "office", "pay_by"),
     )
@@ -63,7 +64,8 @@ class Invoice(SQLModel, table=True):
     document_id: int = Field(foreign_key="document.id", unique=True)
     status: str = Field(max_length=16)
     duplicate_of: int | None = Field(default=None, foreign_key="invoice.id")
-    number: str | None = Field(default=None, max_length=256)
+    number: str | None = Field(default=None, max_length=256)  # BT-1 as read, for display
+    number_key: str | None = Field(default=None, max_length=256)  # as duplicates compare it
     type_code: str | None = Field(default=None, max_length=8)
     issue_date: date | None = Field(default=None, index=True)
     due_date: date | None = None
@@ -90,6 +92,10 @@ class Invoice(SQLModel, table=True):
     skonto_until: date | None = None
     skonto_percent: Decimal | None = Field(default=None, sa_type=ExactDecimal)
     ibans: str | None = Field(default=None, max_length=512)
+    # the channel did not speak for the seller (held at ingest), and what the clerk is told
+    unbound: bool = Field(default=False, sa_column=Column(Boolean, nullable=False,
+                                                          default=False))
+    binding_flags: str | None = Field(default=None, sa_column=Column(Text))  # one per line
     note: str | None = Field(default=None, sa_column=Column(Text))
     version: int = 0
     export_batch_id: int | None = Field(default=None, foreign_key="exportbatch.id", index=True)

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, func, or_, select
 
 from einvoice.context import Context
 from einvoice.errors import NotFound
-from einvoice.lifecycle import Status, supplier_flags
+from einvoice.lifecycle import Status, supplier_flags, vat_key
 from einvoice.model import Invoice as InvoiceModel
 from einvoice.store import tables as t
 from einvoice.validation.findings import Finding, Flag, Level
@@ -223,10 +223,10 @@ def inbox(ctx: Context, office: str | None, limit: int | None = 50) -> list[Inbo
 
 
 def supplier_for(s: Session, vat_id: str | None, name: str | None) -> t.Supplier | None:
-    """The supplier by VAT id (normalised), else by exact name."""
+    """The supplier by VAT id (normalised: ``lifecycle.vat_key``), else by exact name."""
     conditions = []
-    if vat_id:
-        conditions.append(col(t.Supplier.vat_id) == vat_id.replace(" ", "").upper())
+    if vat_key(vat_id):
+        conditions.append(col(t.Supplier.vat_id) == vat_key(vat_id))
     if name:
         conditions.append(col(t.Supplier.name) == name)
     if not conditions:
@@ -235,9 +235,11 @@ def supplier_for(s: Session, vat_id: str | None, name: str | None) -> t.Supplier
 
 
 def flags(inv: t.Invoice, supplier: t.Supplier | None) -> list[str]:
-    """The supplier warnings of an invoice case (see ``lifecycle.supplier_flags``)."""
+    """The supplier warnings of an invoice case (see ``lifecycle.supplier_flags``), then what
+    ingest found about its channel and seller (``lifecycle.bind``)."""
     return supplier_flags(inv.seller_name, [i for i in (inv.ibans or "").split(",") if i],
-                          None if supplier is None else supplier.ibans.split(","))
+                          None if supplier is None else supplier.ibans.split(",")) + [
+        line for line in (inv.binding_flags or "").split("\n") if line]
 
 
 def history(ctx: Context, invoice_id: int) -> list[t.AuditEvent]:
