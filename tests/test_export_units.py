@@ -69,14 +69,15 @@ def test_datev_params_json_keeps_every_setting_and_the_zone_only_when_not_defaul
     data = PARAMS.to_json()
     assert data == {"adviser": 29098, "client": 55003, "chart": "03", "account_length": 4,
                     "fiscal_year_start": "0101", "tax_keys": {"19": "9", "7": "8"},
-                    "per_line": False}
+                    "per_line": False, "formula_guard": True}
     assert list(data["tax_keys"]) == ["19", "7"]  # sorted: the same bytes every time
     assert PARAMS.timezone == DEFAULT_TIMEZONE == "Europe/Berlin"
     assert PARAMS.zone == BERLIN
     other = DatevParams(1001, 1, "04", 5, "0701", {}, True, "UTC")
     assert other.to_json() == {"adviser": 1001, "client": 1, "chart": "04",
                                "account_length": 5, "fiscal_year_start": "0701",
-                               "tax_keys": {}, "per_line": True, "timezone": "UTC"}
+                               "tax_keys": {}, "per_line": True, "timezone": "UTC",
+                               "formula_guard": True}
     assert other.zone == ZoneInfo("UTC")
 
 
@@ -87,7 +88,9 @@ def test_datev_params_from_json() -> None:
     loose = DatevParams.from_json({"adviser": "1001", "client": "7", "chart": 3,
                                    "account_length": "5", "fiscal_year_start": 701,
                                    "tax_keys": {19: 9}, "per_line": 1})
-    assert loose == DatevParams(1001, 7, "3", 5, "701", {"19": "9"}, True, DEFAULT_TIMEZONE)
+    # without the key: a batch written before the formula guard (its bytes stay as they were)
+    assert loose == DatevParams(1001, 7, "3", 5, "701", {"19": "9"}, True, DEFAULT_TIMEZONE,
+                                formula_guard=False)
     assert type(loose.adviser) is int and type(loose.per_line) is bool
 
 

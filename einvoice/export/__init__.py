@@ -67,18 +67,26 @@ class DatevParams:
     tax_keys: dict[str, str] = field(default_factory=dict)
     per_line: bool = False
     timezone: str = DEFAULT_TIMEZONE  # local dates in the file and the folder name
+    # text cells neutralised against spreadsheet formulas (``csvcells``); False only for a batch
+    # written before that, so that ``--rewrite`` gives its bytes again
+    formula_guard: bool = True
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
     def to_json(self) -> dict[str, Any]:
-        data = {"adviser": self.adviser, "client": self.client, "chart": self.chart,
-                "account_length": self.account_length,
-                "fiscal_year_start": self.fiscal_year_start,
-                "tax_keys": dict(sorted(self.tax_keys.items())), "per_line": self.per_line}
-        # batches written before the setting existed carry no zone: keep their bytes
-        return data if self.timezone == DEFAULT_TIMEZONE else data | {"timezone": self.timezone}
+        data: dict[str, Any] = {
+            "adviser": self.adviser, "client": self.client, "chart": self.chart,
+            "account_length": self.account_length, "fiscal_year_start": self.fiscal_year_start,
+            "tax_keys": dict(sorted(self.tax_keys.items())), "per_line": self.per_line}
+        # batches written before the setting (or the guard) existed carry no zone (no guard):
+        # keep their bytes
+        if self.timezone != DEFAULT_TIMEZONE:
+            data["timezone"] = self.timezone
+        if self.formula_guard:
+            data["formula_guard"] = True
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DatevParams:
@@ -87,7 +95,8 @@ class DatevParams:
                    fiscal_year_start=str(data["fiscal_year_start"]),
                    tax_keys={str(k): str(v) for k, v in data["tax_keys"].items()},
                    per_line=bool(data["per_line"]),
-                   timezone=str(data.get("timezone", DEFAULT_TIMEZONE)))
+                   timezone=str(data.get("timezone", DEFAULT_TIMEZONE)),
+                   formula_guard=bool(data.get("formula_guard", False)))
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,19 @@ the item's ``eur_rate``, cents half up) and WKZ Basis-Umsatz ``EUR`` are added (
 Tax keys: ``datev_tax_keys`` is looked up by ``"<category>:<rate>"`` (e.g. ``"AE:19"``), then by
 category (``"AE"``), then by rate (``"19"``); no match: no key. The header's creation time is
 local time in the batch's zone (the ``timezone`` setting, kept in ``DatevParams``).
+
+Formula injection (``csvcells``): accounting opens this file in a spreadsheet too. Text fields are
+neutralised (a leading ``'`` where a spreadsheet would see a formula; DATEV keeps it as part of the
+text): Buchungstext (seller name, line item name or note, allowance reason), Beleginfo - Inhalt
+(invoice number, seller name, VAT id, file name), WKZ Umsatz (BT-5 from the invoice), KOST1 (typed
+by staff or on file), BU-Schlüssel (a setting) and the header's "exported by". Belegfeld 1 allows no
+``'``: of its characters only ``+`` and ``-`` start a formula, so leading ones are dropped (the full
+number stays in Beleginfo - Inhalt 1). Typed fields are formatted here and never start with a
+trigger, so they are never touched: Umsatz, Kurs and Basis-Umsatz (always positive, S/H carries
+the sign), Konto and Gegenkonto (digits, see ``plan._account``; a default account in the settings
+that is none and looks like a formula is neutralised all the same), Belegdatum, Belegfeld 2,
+Leistungsdatum and Fälligkeit (dates), Soll/Haben (``S``/``H``), Beleglink (``sha256:<hex>``) and
+the header's numbers, dates and constants.
 """
 
 from __future__ import annotations
@@ -32,38 +45,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
 from einvoice.export import BatchInfo, DatevParams, ExportItem
+from einvoice.export.csvcells import Cells
+from einvoice.export.datev_columns import COL, COLUMNS
 from einvoice.views.formatting import plain
 
 CENT = Decimal("0.01")
-
-COLUMNS: tuple[str, ...] = (
-    "Umsatz (ohne Soll/Haben-Kz)", "Soll/Haben-Kennzeichen", "WKZ Umsatz", "Kurs",
-    "Basis-Umsatz", "WKZ Basis-Umsatz", "Konto", "Gegenkonto (ohne BU-Schlüssel)",
-    "BU-Schlüssel", "Belegdatum", "Belegfeld 1", "Belegfeld 2", "Skonto", "Buchungstext",
-    "Postensperre", "Diverse Adressnummer", "Geschäftspartnerbank", "Sachverhalt", "Zinssperre",
-    "Beleglink",
-    *(f"Beleginfo - {kind} {n}" for n in range(1, 9) for kind in ("Art", "Inhalt")),
-    "KOST1 - Kostenstelle", "KOST2 - Kostenstelle", "Kost-Menge",
-    "EU-Land u. UStID (Bestimmung)", "EU-Steuersatz (Bestimmung)", "Abw. Versteuerungsart",
-    "Sachverhalt L+L", "Funktionsergänzung L+L", "BU 49 Hauptfunktionstyp",
-    "BU 49 Hauptfunktionsnummer", "BU 49 Funktionsergänzung",
-    *(f"Zusatzinformation - {kind} {n}" for n in range(1, 21) for kind in ("Art", "Inhalt")),
-    "Stück", "Gewicht", "Zahlweise", "Forderungsart", "Veranlagungsjahr",
-    "Zugeordnete Fälligkeit", "Skontotyp", "Auftragsnummer", "Buchungstyp",
-    "USt-Schlüssel (Anzahlungen)", "EU-Mitgliedstaat (Anzahlungen)",
-    "Sachverhalt L+L (Anzahlungen)", "EU-Steuersatz (Anzahlungen)", "Erlöskonto (Anzahlungen)",
-    "Herkunft-Kz", "Buchungs GUID", "KOST-Datum", "SEPA-Mandatsreferenz", "Skontosperre",
-    "Gesellschaftername", "Beteiligtennummer", "Identifikationsnummer", "Zeichnernummer",
-    "Postensperre bis", "Bezeichnung SoBil-Sachverhalt", "Kennzeichen SoBil-Buchung",
-    "Festschreibung", "Leistungsdatum", "Datum Zuord. Steuerperiode", "Fälligkeit",
-    "Generalumkehr (GU)", "Steuersatz", "Land", "Abrechnungsreferenz", "BVV-Position",
-    "EU-Mitgliedstaat u. UStID (Ursprung)", "EU-Steuersatz (Ursprung)", "Abw. Skontokonto",
-)
-COL = {name: i for i, name in enumerate(COLUMNS)}
-assert len(COLUMNS) == 125
 
 # Columns 4-6 per developer.datev.de/datev/platform/de/dtvf/formate/buchungsstapel: an Umsatz in
 # foreign currency needs Kurs, Basis-Umsatz and WKZ Basis-Umsatz; Kurs (never 0, at most 4 digits
@@ -78,14 +66,15 @@ def kurs(eur_rate: Decimal) -> Decimal:
 
 
 _BELEGFELD_BAD = re.compile(r"[^a-zA-Z0-9$&%*+\-/]+")
+CELLS = Cells(quote_all_text=True)  # text always in quotes; a batch's own: see ``write``
 
 
-def _text(value: str | None, limit: int) -> str:
-    """A quoted text field: no line breaks, quotes doubled, at most ``limit`` characters."""
+def _text(value: str | None, limit: int, cells: Cells = CELLS) -> str:
+    """A quoted text field: no line breaks, quotes doubled, at most ``limit`` characters,
+    neutralised against formulas (see the module's docstring)."""
     if value is None:
         return ""
-    clean = " ".join(value.split())[:limit]
-    return '"' + clean.replace('"', '""') + '"'
+    return cells.text(" ".join(value.split()), limit)
 
 
 def _amount(value: Decimal) -> str:
@@ -93,9 +82,11 @@ def _amount(value: Decimal) -> str:
     return plain(abs(value).quantize(CENT, ROUND_HALF_UP)).replace(".", ",")
 
 
-def belegfeld(number: str | None) -> str:
-    """Belegfeld 1: only ``a-zA-Z0-9$&%*+-/``, at most 36 characters."""
-    return _BELEGFELD_BAD.sub("-", number or "").strip("-")[:36]
+def belegfeld(number: str | None, guard: bool = True) -> str:
+    """Belegfeld 1: only ``a-zA-Z0-9$&%*+-/``, at most 36 characters, and (``guard``) never a
+    leading ``+`` or ``-``, which a spreadsheet takes for a formula."""
+    field = _BELEGFELD_BAD.sub("-", number or "").strip("-")
+    return (field.lstrip("+-") if guard else field)[:36]
 
 
 def rate_text(rate: Decimal | None) -> str:
@@ -215,43 +206,44 @@ def _ddmmyyyy(d: date | None) -> str:
     return d.strftime("%d%m%Y") if d else ""
 
 
-def _row(b: Booking, batch: BatchInfo) -> str:
+def _row(b: Booking, batch: BatchInfo, cells: Cells) -> str:
     item = b.item
     model = item.model
     credit = model.is_credit_note
     if b.amount < 0:
         credit = not credit
     f = [""] * len(COLUMNS)
-    f[COL["Umsatz (ohne Soll/Haben-Kz)"]] = _amount(b.amount)
+    typed = cells.typed
+    f[COL["Umsatz (ohne Soll/Haben-Kz)"]] = typed(_amount(b.amount))
     f[COL["Soll/Haben-Kennzeichen"]] = '"S"' if credit else '"H"'
-    f[COL["WKZ Umsatz"]] = _text(model.currency or "EUR", 3)
+    f[COL["WKZ Umsatz"]] = _text(model.currency or "EUR", 3, cells)
     if item.eur_rate is not None:
-        f[COL["Kurs"]] = plain(kurs(item.eur_rate)).replace(".", ",")
-        f[COL["Basis-Umsatz"]] = _amount(b.amount * item.eur_rate)
+        f[COL["Kurs"]] = typed(plain(kurs(item.eur_rate)).replace(".", ","))
+        f[COL["Basis-Umsatz"]] = typed(_amount(b.amount * item.eur_rate))
         f[COL["WKZ Basis-Umsatz"]] = '"EUR"'
-    f[COL["Konto"]] = item.creditor
-    f[COL["Gegenkonto (ohne BU-Schlüssel)"]] = b.account
-    f[COL["BU-Schlüssel"]] = _text(b.key, 4) if b.key else ""
-    f[COL["Belegdatum"]] = document_date(item).strftime("%d%m")
-    f[COL["Belegfeld 1"]] = _text(belegfeld(model.number), 36)
+    f[COL["Konto"]] = typed(item.creditor)
+    f[COL["Gegenkonto (ohne BU-Schlüssel)"]] = typed(b.account)
+    f[COL["BU-Schlüssel"]] = _text(b.key, 4, cells) if b.key else ""
+    f[COL["Belegdatum"]] = typed(document_date(item).strftime("%d%m"))
+    f[COL["Belegfeld 1"]] = _text(belegfeld(model.number, cells.guard), 36, cells)
     if item.pay_by:
-        f[COL["Belegfeld 2"]] = _text(item.pay_by.strftime("%d%m%y"), 12)
-    f[COL["Buchungstext"]] = _text(b.text, 60)
-    f[COL["Beleglink"]] = _text(f"sha256:{item.original_sha256}", 210)
+        f[COL["Belegfeld 2"]] = _text(item.pay_by.strftime("%d%m%y"), 12, cells)
+    f[COL["Buchungstext"]] = _text(b.text, 60, cells)
+    f[COL["Beleglink"]] = _text(f"sha256:{item.original_sha256}", 210, cells)
     infos = [("Rechnungsnummer", model.number), ("einvoice-ID", str(item.invoice_id)),
              ("Datei", item.files[0] if item.files else None),
              ("Lieferant", model.seller.name), ("USt-IdNr.", model.seller.vat_id),
              ("Exportstapel", f"{batch.batch_id}")]
     for n, (kind, content) in enumerate(((k, c) for k, c in infos if c), start=1):
-        f[COL[f"Beleginfo - Art {n}"]] = _text(kind, 20)
-        f[COL[f"Beleginfo - Inhalt {n}"]] = _text(content, 210)
+        f[COL[f"Beleginfo - Art {n}"]] = _text(kind, 20, cells)
+        f[COL[f"Beleginfo - Inhalt {n}"]] = _text(content, 210, cells)
     if b.cost_centre:
-        f[COL["KOST1 - Kostenstelle"]] = _text(b.cost_centre, 36)
+        f[COL["KOST1 - Kostenstelle"]] = _text(b.cost_centre, 36, cells)
     if model.delivery and model.delivery.actual_date:
-        f[COL["Leistungsdatum"]] = _ddmmyyyy(model.delivery.actual_date)
+        f[COL["Leistungsdatum"]] = typed(_ddmmyyyy(model.delivery.actual_date))
     if item.pay_by:
-        f[COL["Fälligkeit"]] = _ddmmyyyy(item.pay_by)
-    return ";".join(f)
+        f[COL["Fälligkeit"]] = typed(_ddmmyyyy(item.pay_by))
+    return cells.row(f)
 
 
 def _fiscal_year_start(d: date, mmdd: str) -> date:
@@ -260,17 +252,18 @@ def _fiscal_year_start(d: date, mmdd: str) -> date:
 
 
 def _header(params: DatevParams, batch: BatchInfo, fy_start: date, first: date, last: date,
-            zone: ZoneInfo) -> str:
-    created = batch.created_at.astimezone(zone)
+            cells: Cells) -> str:
+    created = batch.created_at.astimezone(params.zone)
     stamp = created.strftime("%Y%m%d%H%M%S") + f"{created.microsecond // 1000:03d}"
     fields = [
         '"EXTF"', "700", "21", '"Buchungsstapel"', "13", stamp, "", '"RE"',
-        _text(batch.actor, 25), '""', str(params.adviser), str(params.client),
+        _text(batch.actor, 25, cells), '""', str(params.adviser), str(params.client),
         fy_start.strftime("%Y%m%d"), str(params.account_length), first.strftime("%Y%m%d"),
-        last.strftime("%Y%m%d"), _text(f"Rechnungseingang {batch.batch_id}", 30), '""', "1",
-        "0", "0", '"EUR"', "", '""', "", "", _text(params.chart, 2), "", "", '""', '""']
+        last.strftime("%Y%m%d"), _text(f"Rechnungseingang {batch.batch_id}", 30, cells), '""',
+        "1", "0", "0", '"EUR"', "", '""', "", "", _text(params.chart, 2, cells), "", "", '""',
+        '""']
     assert len(fields) == 31
-    return ";".join(fields)
+    return cells.row(fields)
 
 
 def file_name(year: int, fy_start: date) -> str:
@@ -282,6 +275,7 @@ def file_name(year: int, fy_start: date) -> str:
 def write(items: Sequence[ExportItem], params: DatevParams, batch: BatchInfo
           ) -> dict[str, bytes]:
     """The booking files of a batch: name → bytes, one file per (calendar, fiscal) year."""
+    cells = Cells(quote_all_text=True, guard=params.formula_guard)
     parts: dict[tuple[int, date], list[ExportItem]] = defaultdict(list)
     for item in items:
         d = document_date(item)
@@ -289,9 +283,9 @@ def write(items: Sequence[ExportItem], params: DatevParams, batch: BatchInfo
     out: dict[str, bytes] = {}
     for (year, fy_start), part in sorted(parts.items()):
         dates = [document_date(i) for i in part]
-        lines = [_header(params, batch, fy_start, min(dates), max(dates), params.zone),
-                 ";".join(COLUMNS)]
-        lines.extend(_row(b, batch) for item in part for b in bookings(item, params))
+        lines = [_header(params, batch, fy_start, min(dates), max(dates), cells),
+                 cells.row(COLUMNS)]
+        lines.extend(_row(b, batch, cells) for item in part for b in bookings(item, params))
         text = "\r\n".join(lines) + "\r\n"
         out[file_name(year, fy_start)] = text.encode("cp1252", errors="replace")
     return out

@@ -11,7 +11,10 @@ vat_total (BT-110), gross_total (BT-112), payable (BT-115), creditor_account, ac
 cost_centre, original_sha256, xml_sha256, original_file, line_position, line_id (BT-126),
 item_name (BT-153), quantity (BT-129), unit_code (BT-130), line_net_amount (BT-131),
 line_vat_category (BT-151), line_vat_rate (BT-152), line_accounting_reference (BT-133),
-line_account, line_cost_centre``.
+line_account, line_cost_centre``. Every text column (everything but ids, numbers, dates,
+``credit_note``, ``status`` and the SHA-256 digests, which are formatted here) is neutralised
+against spreadsheet formulas by ``csvcells``: a value starting like a formula gets a leading ``'``
+and double quotes. Numbers stay as they are, a negative amount too (``-5.00`` is a number).
 
 ``invoices.jsonl`` — UTF-8, one JSON object per line and invoice, keys sorted:
 ``{"id", "status", "batch", "account", "cost_centre", "assigned_account",
@@ -20,19 +23,18 @@ line_account, line_cost_centre``.
 ``invoice`` is the full canonical EN 16931 model (field names of ``einvoice.model.Invoice``,
 amounts as decimal strings, dates ISO, attachments base64). ``account`` / ``cost_centre`` /
 ``creditor_account`` are what was booked (assignment, else supplier master data, else default);
-``assigned_*`` are the case's own assignment.
+``assigned_*`` are the case's own assignment. JSON carries no formulas: the values are as read.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 from einvoice.export import BatchInfo, ExportItem
+from einvoice.export.csvcells import Cells
 from einvoice.views.formatting import plain
 
 CSV_COLUMNS = (
@@ -46,6 +48,13 @@ CSV_COLUMNS = (
 )
 
 
+TYPED = frozenset({
+    "invoice_id", "batch_id", "status", "credit_note", "issue_date", "due_date", "pay_by",
+    "net_total", "vat_total", "gross_total", "payable", "original_sha256", "xml_sha256",
+    "line_position", "quantity", "line_net_amount", "line_vat_rate"})
+_KINDS = tuple(name in TYPED for name in CSV_COLUMNS)
+
+
 def _s(value: Any) -> str:
     if value is None:
         return ""
@@ -54,34 +63,39 @@ def _s(value: Any) -> str:
     return str(value)
 
 
-def _header(item: ExportItem, batch: BatchInfo) -> list[str]:
+def _header(item: ExportItem, batch: BatchInfo) -> list[Any]:
     m = item.model
     t = m.totals
-    return [_s(v) for v in (
+    return [
         item.invoice_id, batch.batch_id, item.status, m.number, m.type_code,
         int(m.is_credit_note), m.issue_date, m.due_date, item.pay_by, m.currency, m.seller.name,
         m.seller.vat_id, m.buyer_reference, m.purchase_order_reference, t.without_vat, t.vat,
         t.with_vat, t.payable, item.creditor, item.account, item.cost_centre,
-        item.original_sha256, item.xml_sha256, item.files[0] if item.files else None)]
+        item.original_sha256, item.xml_sha256, item.files[0] if item.files else None]
 
 
-def write_csv(items: Sequence[ExportItem], batch: BatchInfo) -> bytes:
-    buf = io.StringIO()
-    out = csv.writer(buf, delimiter=";", lineterminator="\r\n")
-    out.writerow(CSV_COLUMNS)
+def _row(cells: Cells, values: list[Any]) -> str:
+    return cells.row(cells.typed(_s(v)) if typed else cells.text(_s(v))
+                     for v, typed in zip(values, _KINDS, strict=True))
+
+
+def write_csv(items: Sequence[ExportItem], batch: BatchInfo, *, guard: bool = True) -> bytes:
+    """The CSV of a batch (``guard``: see ``csvcells``; False only to rewrite an old batch)."""
+    cells = Cells(separator=";", guard=guard)
+    out = [cells.row(CSV_COLUMNS)]
     for item in items:
         head = _header(item, batch)
         assigned = {lb.position: lb for lb in item.lines}
         if not item.model.lines:
-            out.writerow(head + [""] * (len(CSV_COLUMNS) - len(head)))
+            out.append(_row(cells, head + [None] * (len(CSV_COLUMNS) - len(head))))
         for pos, line in enumerate(item.model.lines, start=1):
             lb = assigned.get(pos)
-            out.writerow(head + [_s(v) for v in (
-                pos, line.id, line.item.name, line.quantity, line.unit_code, line.net_amount,
+            out.append(_row(cells, [
+                *head, pos, line.id, line.item.name, line.quantity, line.unit_code, line.net_amount,
                 line.vat_category, line.vat_rate, line.accounting_reference,
                 (lb.account if lb else None) or item.account,
-                (lb.cost_centre if lb else None) or item.cost_centre)])
-    return buf.getvalue().encode("utf-8")
+                (lb.cost_centre if lb else None) or item.cost_centre]))
+    return "".join(f"{line}\r\n" for line in out).encode("utf-8")
 
 
 def record(item: ExportItem, batch: BatchInfo) -> dict[str, Any]:

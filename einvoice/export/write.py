@@ -55,7 +55,7 @@ def write_batch(ctx: Context, batch: Batch) -> Written:
     items = batch.items
     for name, data in datev.write(items, batch.params, info).items():
         put(name, data)
-    put("invoices.csv", neutral.write_csv(items, info))
+    put("invoices.csv", neutral.write_csv(items, info, guard=batch.params.formula_guard))
     put("invoices.jsonl", neutral.write_jsonl(items, info))
     for entry in batch.entries:
         for original in entry.originals:
