@@ -11,7 +11,10 @@ Three checks, over the master data the caller looked up (``SupplierFacts``):
   compare with.)
 - **IBAN on a known VAT id.** An invoice naming the VAT id of a supplier on file, with an IBAN
   that is not among that supplier's IBANs, is the classic fraud ("please pay to our new
-  account"): held, whoever sent it.
+  account"): held, whoever sent it. A supplier with no IBAN on file has no bank details a
+  change could be checked against: its invoices keep the views' warning "IBAN not on file"
+  (``supplier_flags``) and are not held, so that master data kept for booking only (accounts,
+  cost centre) does not hold every invoice of that supplier.
 - **Mail sender.** The seller on file has an e-mail address: the mail must come from that
   address's domain (a supplier sends from several mailboxes of its own; the From header can be
   forged anyway, so a stricter check would add holds, not safety). No address on file: flagged.
@@ -102,7 +105,7 @@ def _token(seller: Seller, token: SupplierFacts, claimed: SupplierFacts | None) 
 
 def _ibans(seller: Seller, claimed: SupplierFacts | None) -> Binding:
     theirs = vat_key(seller.vat_id)
-    if claimed is None or theirs is None or vat_key(claimed.vat_id) != theirs:
+    if claimed is None or not claimed.ibans or theirs is None or vat_key(claimed.vat_id) != theirs:
         return Binding()
     known = {normalise_iban(i) for i in claimed.ibans}
     new = [i for i in seller.ibans if normalise_iban(i) not in known]
