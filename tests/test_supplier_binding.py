@@ -31,6 +31,7 @@ from einvoice.config import Mailbox
 from einvoice.context import Context
 from einvoice.intake import mail
 from einvoice.lifecycle import Binding, Channel, IngestDecision, Seller, Status, SupplierFacts
+from einvoice.lifecycle.ingest import status_after_revalidation
 from einvoice.model import Invoice, Totals
 from einvoice.model import Seller as SellerModel
 from einvoice.pipeline import Submission, ingest
@@ -196,6 +197,16 @@ def test_a_held_invoice_is_on_hold_when_it_would_be_pending_or_a_copy(
     unheld = lifecycle.decide_ingest(model(), verdict, duplicate_of, {}, 30).status
     assert unheld == (Status.DUPLICATE if duplicate_of else
                       lifecycle.status_after_validation(verdict))
+
+
+@pytest.mark.parametrize(("verdict", "after"), [
+    (Verdict.ACCEPT, Status.ON_HOLD), (Verdict.REJECT, Status.INVALID),
+    (Verdict.UNDEFINED, None), (None, None)])
+def test_a_held_document_validated_again_goes_on_hold_not_pending(
+        verdict: Verdict | None, after: Status | None) -> None:
+    assert status_after_revalidation("received", verdict, held=True) == after
+    for status in set(Status) - {Status.RECEIVED}:
+        assert status_after_revalidation(status, verdict, held=True) is None
 
 
 @pytest.mark.parametrize("status", list(Status))

@@ -23,13 +23,18 @@ def status_after_validation(verdict: Verdict | None) -> Status:
     return Status.PENDING if verdict is Verdict.ACCEPT else Status.INVALID
 
 
-def status_after_revalidation(status: str, verdict: Verdict | None) -> Status | None:
-    """A document left received, validated again: where it moves now (pending, invalid), or
-    None when it stays: still no verdict, or no longer received (moved meanwhile)."""
+def status_after_revalidation(status: str, verdict: Verdict | None,
+                              held: bool = False) -> Status | None:
+    """A document left received, validated again: where it moves now (pending, invalid; on
+    hold instead of pending when ingest found its channel does not speak for the seller:
+    ``held``, stored as ``invoice.unbound``), or None when it stays: still no verdict, or no
+    longer received (moved meanwhile)."""
     if status != Status.RECEIVED:
         return None
     after = status_after_validation(verdict)
-    return None if after is Status.RECEIVED else after
+    if after is Status.RECEIVED:
+        return None
+    return Status.ON_HOLD if held and after is Status.PENDING else after
 
 
 def seller_key(model: Invoice) -> str | None:
