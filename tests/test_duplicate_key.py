@@ -216,6 +216,28 @@ def test_four_cosmetic_copies_are_duplicates_of_the_first(ctx: Context, base: st
     assert (other.status, row(ctx, other.invoice_id).duplicate_of) == ("pending", None)
 
 
+def test_a_number_longer_than_its_column_is_stored_cut_and_compared_whole(
+        ctx: Context, base: str) -> None:
+    """On PostgreSQL a 300-character number failed the insert; now the shown number is cut to
+    the column ("…"), the key is the SHA-256 of the whole number, and texts of a line longer
+    than their columns are cut the same way."""
+    long = "R" + "7" * 299
+    first = put(ctx, numbered(base, long).replace(
+        "<cbc:Name>Drehstuhl</cbc:Name>", f"<cbc:Name>{'Stuhl ' * 400}</cbc:Name>", 1).replace(
+        "<cbc:ID>1</cbc:ID>", f"<cbc:ID>{'L' * 300}</cbc:ID>", 1))
+    assert first.status == "pending"
+    stored = row(ctx, first.invoice_id)
+    assert stored.number == long[:255] + "…" and len(stored.number) == 256
+    assert stored.number_key == number_key(long) and stored.number_key.startswith("sha256 ")
+    with Session(ctx.engine) as s:
+        line = s.exec(select(t.InvoiceLine).where(
+            t.InvoiceLine.invoice_id == first.invoice_id)).one()
+    assert (line.line_id, len(line.item_name or "")) == ("L" * 127 + "…", 1024)
+    assert put(ctx, numbered(base, long.lower())).status == "duplicate"
+    # the same first 255 characters are not the same number
+    assert put(ctx, numbered(base, long[:-1] + "8")).status == "pending"
+
+
 def test_a_cosmetic_vat_id_is_the_same_seller(ctx: Context, base: str) -> None:
     first = put(ctx, base)
     copy = put(ctx, base.replace(VAT_ID, "<cbc:CompanyID>ＤＥ 123-456-789</cbc:CompanyID>", 1))

@@ -25,6 +25,7 @@ from einvoice.store.types import ExactDecimal
 
 T = TypeVar("T")
 _INSERTS: dict[type[SQLModel], Any] = {}
+_LENGTHS: dict[type[SQLModel], dict[str, int]] = {}
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,25 @@ class SubmissionRef:
         return insert_row(s, t.Submission, {"sha256": self.digest, **self.values})
 
 
+def fitted(table: type[SQLModel], values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with every text longer than its column cut to fit, ending in "…".
+
+    A hostile document (a 300-character invoice number, a line id of 2,000) must not fail its
+    insert on PostgreSQL, which enforces VARCHAR lengths (SQLite does not, so both now store
+    the same). The whole text stays where it is kept whole: the archived original and
+    ``model_json``; keys are computed from the whole text before it is stored."""
+    lengths = _LENGTHS.get(table)
+    if lengths is None:
+        lengths = _LENGTHS[table] = {
+            c.name: c.type.length for c in table.__table__.columns  # type: ignore[attr-defined]
+            if isinstance(getattr(c.type, "length", None), int)}
+    return {k: v[:lengths[k] - 1] + "…"
+            if isinstance(v, str) and k in lengths and len(v) > lengths[k] else v
+            for k, v in values.items()}
+
+
 def insert_row(s: Session, table: type[SQLModel], values: dict[str, Any]) -> int:
-    """Insert one row and return its id.
+    """Insert one row (its texts ``fitted``) and return its id.
 
     Core with one prepared statement per table, not the ORM: this is the intake hot path, and
     building a statement per row costs more than the insert itself.
@@ -68,7 +86,7 @@ def insert_row(s: Session, table: type[SQLModel], values: dict[str, Any]) -> int
     stmt = _INSERTS.get(table)
     if stmt is None:
         stmt = _INSERTS[table] = insert(table).returning(table.id)  # type: ignore[attr-defined]
-    new_id = s.connection().execute(stmt, values).scalar_one()
+    new_id = s.connection().execute(stmt, fitted(table, values)).scalar_one()
     assert isinstance(new_id, int)
     return new_id
 
@@ -149,18 +167,18 @@ def known_outcome(engine: Engine, digest: str, name: str | None) -> Outcome | No
 
 def insert_lines(s: Session, invoice_id: int, model: InvoiceModel) -> None:
     if model.lines:
-        s.connection().execute(insert(t.InvoiceLine), [
-            {"invoice_id": invoice_id, "position": pos, "line_id": line.id or "",
-             "item_name": line.item.name, "quantity": line.quantity, "unit_code": line.unit_code,
-             "net_amount": line.net_amount, "vat_category": line.vat_category,
-             "vat_rate": line.vat_rate, "accounting_reference": line.accounting_reference,
-             "account": line.accounting_reference}
+        s.connection().execute(insert(t.InvoiceLine), [fitted(t.InvoiceLine, {
+            "invoice_id": invoice_id, "position": pos, "line_id": line.id or "",
+            "item_name": line.item.name, "quantity": line.quantity, "unit_code": line.unit_code,
+            "net_amount": line.net_amount, "vat_category": line.vat_category,
+            "vat_rate": line.vat_rate, "accounting_reference": line.accounting_reference,
+            "account": line.accounting_reference})
             for pos, line in enumerate(model.lines, start=1)])
 
 
 def insert_findings(s: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
-        s.connection().execute(insert(t.Finding), rows)
+        s.connection().execute(insert(t.Finding), [fitted(t.Finding, row) for row in rows])
 
 
 _ORIGINAL = (
