@@ -30,7 +30,14 @@ from einvoice.approval.tokens import create_token
 from einvoice.config import Mailbox
 from einvoice.context import Context
 from einvoice.intake import mail
-from einvoice.lifecycle import Binding, Channel, IngestDecision, Seller, Status, SupplierFacts
+from einvoice.lifecycle import (
+    Binding,
+    Channel,
+    IngestDecision,
+    SellerClaim,
+    Status,
+    SupplierFacts,
+)
 from einvoice.lifecycle.ingest import status_after_revalidation
 from einvoice.model import Invoice, Totals
 from einvoice.model import Seller as SellerModel
@@ -52,7 +59,7 @@ ALPHA = SupplierFacts(1, "Alpha GmbH", "DE111111111", (NEW_IBAN,), "rechnung@alp
 BETA = SupplierFacts(2, "[Seller name]", "DE123456789", (IBAN_ON_FILE, IBAN_TOO),
                      "rechnung@seller.example")
 NAMELESS = SupplierFacts(3, "Gamma KG")  # no VAT id, no IBAN, no address on file
-GENUINE = Seller("[Seller name]", "DE123456789", (IBAN_ON_FILE,))
+GENUINE = SellerClaim("[Seller name]", "DE123456789", (IBAN_ON_FILE,))
 UPLOAD = "upload"
 
 
@@ -78,7 +85,7 @@ NEW_IBAN_FLAG = ("neue IBAN zu bekannter USt-IdNr. / IBAN not on file for a know
 def test_the_token_of_the_seller_speaks_for_it() -> None:
     assert lifecycle.bind(GENUINE, by_token(BETA), BETA) == Binding()
     # the VAT id compares as a key: spaces, case, dashes and width do not matter
-    spaced = Seller("Beta", "ｄｅ 123-456 789", (IBAN_ON_FILE,))
+    spaced = SellerClaim("Beta", "ｄｅ 123-456 789", (IBAN_ON_FILE,))
     assert lifecycle.bind(spaced, by_token(BETA), BETA) == Binding()
 
 
@@ -94,10 +101,11 @@ def test_a_vat_id_differing_in_one_digit_does_not_match() -> None:
 
 
 def test_without_a_vat_id_on_one_side_the_master_data_decides() -> None:
-    no_vat = Seller("[Seller name]", None, (IBAN_ON_FILE,))
+    no_vat = SellerClaim("[Seller name]", None, (IBAN_ON_FILE,))
     # the token's supplier has none: the seller the master data finds must be the token's
     assert lifecycle.bind(GENUINE, by_token(NAMELESS), BETA).held
-    assert lifecycle.bind(Seller("Gamma KG", None), by_token(NAMELESS), NAMELESS) == Binding()
+    gamma = SellerClaim("Gamma KG", None)
+    assert lifecycle.bind(gamma, by_token(NAMELESS), NAMELESS) == Binding()
     # the invoice has none: likewise, found by name
     assert lifecycle.bind(no_vat, by_token(BETA), BETA) == Binding()
     assert lifecycle.bind(no_vat, by_token(ALPHA), BETA).held
@@ -107,7 +115,7 @@ def test_a_seller_not_on_file_cannot_be_checked_flagged_not_held() -> None:
     assert lifecycle.bind(GENUINE, by_token(NAMELESS), None) == Binding(False, (
         NOT_CHECKED.format(token="Gamma KG (keine USt-IdNr. / no VAT id)",
                            seller="[Seller name] (DE123456789)"),))
-    unknown = Seller(None, None)
+    unknown = SellerClaim(None, None)
     assert lifecycle.bind(unknown, by_token(BETA), None) == Binding(False, (NOT_CHECKED.format(
         token="[Seller name] (DE123456789)", seller="? (keine USt-IdNr. / no VAT id)"),))
 
@@ -115,7 +123,8 @@ def test_a_seller_not_on_file_cannot_be_checked_flagged_not_held() -> None:
 # ------------------------------------------------------------------ a new IBAN on a known VAT id
 
 def test_a_known_vat_id_with_an_iban_not_on_file_is_held_whoever_sends_it() -> None:
-    forged = Seller("[Seller name]", "DE123456789", (NEW_IBAN, "de79 0000 0000 1234 5678 90"))
+    forged = SellerClaim("[Seller name]", "DE123456789",
+                         (NEW_IBAN, "de79 0000 0000 1234 5678 90"))
     flag = NEW_IBAN_FLAG.format(ibans=NEW_IBAN, supplier="[Seller name] (DE123456789)")
     for channel in (Channel("cli"), by_token(BETA), mailed("rechnung@seller.example")):
         assert lifecycle.bind(forged, channel, BETA) == Binding(True, (flag,)), channel
@@ -125,7 +134,7 @@ def test_a_known_vat_id_with_an_iban_not_on_file_is_held_whoever_sends_it() -> N
 
 
 def test_iban_on_file_written_otherwise_is_on_file() -> None:
-    spaced = Seller("x", "DE123456789", ("de79 0000 0000 1234 5678 90", IBAN_TOO))
+    spaced = SellerClaim("x", "DE123456789", ("de79 0000 0000 1234 5678 90", IBAN_TOO))
     assert lifecycle.bind(spaced, Channel("cli"), BETA) == Binding()
 
 
@@ -141,8 +150,8 @@ def test_the_iban_rule_needs_the_vat_id_not_just_the_name() -> None:
     """A supplier found by name only (the invoice gives another or no VAT id) is no known VAT
     id: the soft warning of the views says the rest."""
     for vat in ("DE999999999", None):
-        assert not lifecycle.bind(Seller("[Seller name]", vat, (NEW_IBAN,)), Channel("cli"),
-                                  BETA).held
+        claim = SellerClaim("[Seller name]", vat, (NEW_IBAN,))
+        assert not lifecycle.bind(claim, Channel("cli"), BETA).held
 
 
 # ------------------------------------------------------------------ the mail sender

@@ -35,7 +35,7 @@ from einvoice.lifecycle.binding import (
     UNCLEARED,
     Binding,
     Channel,
-    Seller,
+    SellerClaim,
     SupplierFacts,
     bind,
 )
@@ -77,7 +77,7 @@ __all__ = [
     "ANORDNUNG", "APPROVE_STEP", "MAIL_CHANNEL", "NOT_ORIGINALS", "PAYMENT_CANDIDATES",
     "PAYMENT_EXPECTED", "SACHLICH", "STAFF_ROLES", "TRANSITIONS", "UNCLEARED", "Action",
     "ApprovalOutcome", "Binding", "Candidate", "Channel", "DuplicateKey", "IngestDecision",
-    "LineMatch", "Member", "NotPermitted", "Role", "Seller", "Signature", "Status",
+    "LineMatch", "Member", "NotPermitted", "Role", "SellerClaim", "Signature", "Status",
     "SupplierFacts", "Transition", "WorkflowError", "approval", "approvals_needed", "authorise",
     "bind", "check_paid_on", "check_transition", "decide_ingest", "duplicate_key",
     "expected_payment", "iban_ok", "in_euro", "match", "may_sign", "name_key", "next_step",

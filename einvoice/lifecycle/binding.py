@@ -53,7 +53,7 @@ class SupplierFacts:
 
 
 @dataclass(frozen=True)
-class Seller:
+class SellerClaim:
     """Who the invoice says it is from and where it asks to be paid."""
 
     name: str | None
@@ -85,7 +85,8 @@ class Binding:
     flags: tuple[str, ...] = field(default=())
 
 
-def _token(seller: Seller, token: SupplierFacts, claimed: SupplierFacts | None) -> Binding:
+def _token(seller: SellerClaim, token: SupplierFacts,
+           claimed: SupplierFacts | None) -> Binding:
     own, theirs = vat_key(token.vat_id), vat_key(seller.vat_id)
     if own and theirs:
         matches = own == theirs
@@ -103,7 +104,7 @@ def _token(seller: Seller, token: SupplierFacts, claimed: SupplierFacts | None) 
                           f"names {seller}",))
 
 
-def _ibans(seller: Seller, claimed: SupplierFacts | None) -> Binding:
+def _ibans(seller: SellerClaim, claimed: SupplierFacts | None) -> Binding:
     theirs = vat_key(seller.vat_id)
     if claimed is None or not claimed.ibans or theirs is None or vat_key(claimed.vat_id) != theirs:
         return Binding()
@@ -135,7 +136,7 @@ def _sender(channel: Channel, claimed: SupplierFacts | None) -> Binding:
                           f"with {claimed.email}",))
 
 
-def bind(seller: Seller, channel: Channel, claimed: SupplierFacts | None) -> Binding:
+def bind(seller: SellerClaim, channel: Channel, claimed: SupplierFacts | None) -> Binding:
     """Whether the channel speaks for the seller (see the module text). ``claimed``: the
     supplier on file the invoice names (by VAT id, else by name), None when there is none."""
     checks = [_ibans(seller, claimed), _sender(channel, claimed)]

@@ -79,7 +79,7 @@ def _facts(row: t.Supplier | None) -> lifecycle.SupplierFacts | None:
 def _binding(s: Session, ref: SubmissionRef, model: InvoiceModel) -> lifecycle.Binding:
     """Does the channel speak for the seller? The token's supplier and the supplier the
     invoice names, looked up in the master data; the decision is ``lifecycle.bind``'s."""
-    seller = lifecycle.Seller(model.seller.name, model.seller.vat_id, _ibans(model))
+    seller = lifecycle.SellerClaim(model.seller.name, model.seller.vat_id, _ibans(model))
     token = _facts(records.supplier(s, ref.values.get("supplier_id")))
     claimed = _facts(records.supplier_named(s, lifecycle.vat_key(model.seller.vat_id),
                                             model.seller.name))
