@@ -135,9 +135,21 @@ class Settings(BaseSettings):
                                   "be being written and waits for the next scan")
     max_submission_bytes: int = Field(100 * MB, description="larger submissions are refused")
     max_xml_bytes: int = Field(64 * MB, description="larger XML documents are quarantined")
-    max_zip_members: int = Field(500, description="members per ZIP before it counts as a bomb")
-    max_zip_total_bytes: int = Field(256 * MB, description="unpacked bytes per ZIP")
-    max_zip_depth: int = Field(2, description="ZIPs inside ZIPs")
+    max_zip_members: int = Field(500, description="members per submission (every entry of "
+                                 "every nested ZIP and every mail part together); more: the "
+                                 "submission is refused whole as a bomb")
+    max_zip_total_bytes: int = Field(256 * MB, description="unpacked bytes per submission (all "
+                                     "ZIP members and mail parts together); more: refused whole")
+    max_zip_depth: int = Field(2, description="ZIPs inside ZIPs; deeper: refused whole")
+    max_archive_bytes_per_sender_day: int = Field(
+        1024 * MB, description="originals archived per sender and local day (the upload "
+        "token's supplier, else the mail sender, else the drop folder's channel), counted from "
+        "the database; a submission beyond it is refused (upload: HTTP 413, drop folder: "
+        "failed/ with a note, mail: a quarantined case that keeps nothing, and the sender is "
+        "told); 0: no quota")
+    junk_retention_days: int = Field(90, ge=1, description="days the original of a submission "
+                                     "holding no invoice at all (not-an-invoice, unreadable ZIP) "
+                                     "is kept; then the service removes it (audited)")
     leitweg_routes: dict[str, str] = Field(
         default_factory=dict,
         description="accepted Leitweg-IDs or prefixes -> receiving office; empty: no check")

@@ -21,6 +21,10 @@ class TooLarge(InputError):
     """Input exceeds a configured size limit."""
 
 
+class QuotaExceeded(TooLarge):
+    """A sender's archive quota for the day is used up: the submission is refused, not kept."""
+
+
 class MalformedXML(InputError):
     """Not well-formed XML, or XML using forbidden features (DTD, entities)."""
 
@@ -39,6 +43,11 @@ class BrokenPDF(InputError):
 
 class BrokenArchive(InputError):
     """A ZIP that cannot be read or that unpacks to too much (zip bomb)."""
+
+
+class OverBudget(InputError):
+    """A submission that unpacks to more members, bytes or ZIP levels than one submission may
+    (all its ZIPs and mail parts together): refused whole, nothing more unpacked."""
 
 
 class ReadError(InputError):

@@ -1,15 +1,18 @@
 """Documents the validation engine could not decide (``received``, verdict ``undefined``) are
-validated again by the job that follows each intake run, moved on by the lifecycle decision and
-audited like ingest; one the engine still cannot decide keeps waiting, unchanged."""
+validated again by the job that follows each intake run once due (a minute after arrival, then
+with back-off: tests/test_waiting.py), moved on by the lifecycle decision and audited like
+ingest; one the engine still cannot decide keeps waiting, its status unchanged."""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from lxml import etree
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from einvoice.config import load_settings
@@ -72,6 +75,14 @@ def _case(ctx: Context, invoice_id: int) -> tuple[t.Invoice, list[str], list[t.A
     return inv, rules, events
 
 
+def _due(ctx: Context, invoice_id: int) -> None:
+    """Move the arrival back past the first wait, so the first attempt is due now."""
+    with ctx.engine.begin() as conn:
+        at = conn.execute(select(t.Invoice.received_at).where(col(t.Invoice.id) == invoice_id))
+        conn.execute(update(t.Invoice).where(col(t.Invoice.id) == invoice_id).values(
+            received_at=at.scalar_one() - timedelta(minutes=2)))
+
+
 def _runs(ctx: Context) -> list[str | None]:
     with Session(ctx.engine) as s:
         return list(s.exec(select(t.JobRun.detail).where(col(t.JobRun.job) == REVALIDATE)))
@@ -85,6 +96,7 @@ def test_an_undefined_invoice_is_validated_again_by_the_job(
     inv, _, _ = _case(sqlite_ctx, invoice_id)
     assert (inv.status, inv.verdict) == ("received", "undefined") and inv.error
     monkeypatch.undo()  # the engine works again
+    _due(sqlite_ctx, invoice_id)
     Service(sqlite_ctx).intake()  # the intake run ends with the revalidate job
     inv, _, events = _case(sqlite_ctx, invoice_id)
     assert (inv.status, inv.verdict, inv.error, inv.version) == ("pending", "accept", None, 1)
@@ -106,6 +118,7 @@ def test_one_now_invalid_gets_its_findings_and_its_notice(
     invoice_id = result.outcomes[0].invoice_id
     assert _case(sqlite_ctx, invoice_id)[0].status == "received"
     monkeypatch.undo()
+    _due(sqlite_ctx, invoice_id)
     queued: list[int] = []
     monkeypatch.setattr("einvoice.notify.outbox.queue_for_ingest",
                         lambda ctx, submission_id: queued.append(submission_id) or [])
@@ -120,6 +133,7 @@ def test_a_document_the_engine_still_cannot_decide_keeps_waiting(
     data = doubled(sample(corpus, "01.20a-INVOICE_ubl.xml"),  # the CEN UBL stylesheet crashes
                    "//cac:AccountingSupplierParty/cac:Party/cac:PartyLegalEntity")
     invoice_id = ingest(sqlite_ctx, Submission(data, "cli")).outcomes[0].invoice_id
+    _due(sqlite_ctx, invoice_id)
     Service(sqlite_ctx).revalidate()
     inv, _, events = _case(sqlite_ctx, invoice_id)
     assert (inv.status, inv.verdict, inv.version, len(events)) == ("received", "undefined", 0, 1)

@@ -235,7 +235,8 @@ def test_status_json_shape(settings: Settings, ctx: Context, tmp_path: Path,
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert set(data) == {"jobs", "queues", "unassigned", "last_export", "notices_unsent",
-                         "errors", "timezone"}
+                         "errors", "timezone", "waiting"}
+    assert data["waiting"] == {"count": 0, "oldest": None}
     assert set(data["jobs"]) >= {"intake", "notify", "export"}
     notify = data["jobs"]["notify"]
     assert notify["ok"] is True and notify["finished_at"] and notify["last_ok_at"]

@@ -3,11 +3,13 @@
 A file is moved to ``processed/`` or ``failed/`` only after its documents are committed, so a
 crash at any point leaves it in the inbox to be picked up again (ingest is idempotent).
 Files that are still being written (hidden, ``*.part``, ``*.tmp``) and symlinks are left alone.
+A file refused by its sender's archive quota goes to ``failed/`` with its note, nothing archived.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import multiprocessing
 import os
 import threading
@@ -23,8 +25,9 @@ from einvoice.context import Context
 from einvoice.errors import InputError
 from einvoice.formats.detect import Container, sniff
 from einvoice.pipeline import Examined, IngestResult, Submission, examine, ingest
-from einvoice.store.archive import Archive
 from einvoice.store.types import utcnow
+
+log = logging.getLogger(__name__)
 
 PROCESSED = "processed"
 FAILED = "failed"
@@ -75,15 +78,14 @@ class _Loaded:
     examined: Examined | None
 
 
-def _load(path: Path, settings: Settings, archive: Archive) -> _Loaded:
-    """Read a file, archive it durably (ingest then finds it stored) and read the document."""
+def _load(path: Path, settings: Settings) -> _Loaded:
+    """Read a file and the document in it (archiving is ingest's: after the quota check)."""
     try:
         size = path.stat().st_size
         limit = settings.max_submission_bytes
         if size > limit:
             return _Loaded(None, f"file of {size} bytes exceeds the limit of {limit} bytes", None)
         data = path.read_bytes()
-        archive.put(data)
     except OSError as exc:
         return _Loaded(None, str(exc), None)
     if sniff(data) is Container.ZIP:
@@ -108,10 +110,9 @@ def _exit_with(pid: int) -> None:
 def _loaded(ctx: Context, paths: list[Path], workers: int) -> Iterator[tuple[Path, _Loaded]]:
     """Files loaded and read in order; with several workers, reading runs ahead in other
     processes (bounded, so memory stays flat) while this one writes to the database."""
-    limits = (ctx.settings, ctx.archive)
     if workers < 2 or len(paths) < PARALLEL_FROM:
         for path in paths:
-            yield path, _load(path, *limits)
+            yield path, _load(path, ctx.settings)
         return
     # forkserver, not fork: a forked worker would inherit this process's database connections,
     # and after a kill -9 of this process keep them (and their locks) open.
@@ -121,11 +122,11 @@ def _loaded(ctx: Context, paths: list[Path], workers: int) -> Iterator[tuple[Pat
         ahead: deque[tuple[Path, Future[_Loaded]]] = deque()
         todo = iter(paths)
         for path in itertools.islice(todo, workers * 4):
-            ahead.append((path, pool.submit(_load, path, *limits)))
+            ahead.append((path, pool.submit(_load, path, ctx.settings)))
         while ahead:
             path, future = ahead.popleft()
             for nxt in itertools.islice(todo, 1):
-                ahead.append((nxt, pool.submit(_load, nxt, *limits)))
+                ahead.append((nxt, pool.submit(_load, nxt, ctx.settings)))
             yield path, future.result()
 
 
@@ -165,7 +166,12 @@ def pending_files(inbox: Path, settle_seconds: float = 0.0) -> list[Path]:
 
 def scan(ctx: Context, folder: DropFolder, workers: int = 1) -> Iterator[FileResult]:
     """Process every file waiting in a drop folder; each is moved once its documents are
-    committed, and a note beside a failed file says why it failed."""
+    committed, and a note beside a failed file says why it failed. The first scan of a process
+    (the service's start, ``einvoice scan``) sweeps the archive of temp files that writes
+    killed before their rename left behind."""
+    if not ctx.archive.swept:
+        for tmp in ctx.archive.sweep():
+            log.info("removed %s, left by an archive write that did not finish", tmp)
     inbox = folder.path
     files = pending_files(inbox, ctx.settings.settle_seconds)
     for res in ingest_files(ctx, files, folder.channel, workers):

@@ -1,6 +1,6 @@
-"""The service's jobs (intake, notify, export; revalidate after each intake) over one context,
-each run recorded as a ``JobRun`` row, each folder, mailbox and the export taken under a named
-lock."""
+"""The service's jobs (intake, notify, export; after each intake: revalidate what is due, and once
+a day remove junk past its retention) over one context, each run recorded as a ``JobRun`` row,
+each folder, mailbox and the export taken under a named lock."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from einvoice.store.types import utcnow
 log = logging.getLogger("einvoice.scheduler")
 
 INTAKE, NOTIFY, EXPORT, REVALIDATE = "intake", "notify", "export", "revalidate"
+RETENTION = "retention"
+RETENTION_EVERY = timedelta(days=1)
 ACTOR = "scheduler"
 
 
@@ -110,15 +113,17 @@ class Service:
                 self.check()
                 self._mailbox(run, box)
         self.revalidate()
+        self.retention()
 
     def revalidate(self) -> None:
-        """Validate again what the engine could not decide (received, verdict undefined), so
-        that nothing waits in received for ever; notices as ingest queues them (mail)."""
+        """Validate again what the engine could not decide (received, verdict undefined) and
+        is due (with back-off), so that nothing waits in received for ever; notices as ingest
+        queues them (mail)."""
         from einvoice.intake.mail import CHANNEL as MAIL
         from einvoice.notify.outbox import queue_for_ingest
-        from einvoice.pipeline.revalidate import any_waiting, revalidate_received
+        from einvoice.pipeline.revalidate import any_due, revalidate_received
 
-        if not any_waiting(self.ctx.engine):
+        if not any_due(self.ctx.engine):
             return
         with self.ctx.lock(REVALIDATE, wait=False) as got:
             if not got:
@@ -129,6 +134,20 @@ class Service:
                     if channel == MAIL:
                         queue_for_ingest(self.ctx, submission_id)
                 run.note(f"{len(done.moved)} decided, {len(done.waiting)} still undefined")
+
+    def retention(self) -> None:
+        """Remove the originals of junk past ``junk_retention_days``, at most once a day."""
+        from einvoice.pipeline.junk import remove_junk
+
+        last = last_ok_start(self.ctx, RETENTION)
+        if last is not None and utcnow() - last < RETENTION_EVERY:
+            return
+        with self.ctx.lock(RETENTION, wait=False) as got:
+            if not got:
+                return  # another process is at it
+            with recorded(self.ctx, RETENTION) as run:
+                done = remove_junk(self.ctx, self.check)
+                run.note(f"{len(done.submissions)} junk submissions removed, {done.bytes} bytes")
 
     def _mailbox(self, run: Run, box: Any) -> None:
         from einvoice.intake.mail import poll

@@ -1,18 +1,25 @@
 """Content-addressed archive of originals: written once, atomically, never modified.
 
 A file's path is derived from its SHA-256, so storing the same bytes twice is a no-op and a
-stored file can always be checked against its name.
+stored file can always be checked against its name. A write killed between its temp file and
+the rename leaves a ``.tmp-*`` file behind; ``sweep`` removes those older than a grace period
+(a writer still at work is younger), once per process when intake starts.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import tempfile
+import time
 from pathlib import Path
 
 from einvoice.errors import NotFound
 from einvoice.store.durable import fsync_dir, make_dirs
+
+TMP_PREFIX = ".tmp-"
+TMP_GRACE_SECONDS = 3600.0  # far longer than writing the largest original takes
 
 
 def sha256_hex(data: bytes) -> str:
@@ -24,6 +31,7 @@ class Archive:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.swept = False  # ``sweep`` ran in this process
 
     def path_for(self, digest: str) -> Path:
         if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
@@ -37,7 +45,7 @@ class Archive:
         if target.exists():
             return digest
         make_dirs(target.parent)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TMP_PREFIX)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -60,3 +68,30 @@ class Archive:
     def verify(self, digest: str) -> bool:
         """True when the stored bytes still hash to their name."""
         return sha256_hex(self.get(digest)) == digest
+
+    def remove(self, digest: str) -> int:
+        """Delete a stored original (the caller decided it may go); its size, 0 when absent."""
+        path = self.path_for(digest)
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            return 0
+        fsync_dir(path.parent)
+        return size
+
+    def sweep(self, grace_seconds: float = TMP_GRACE_SECONDS) -> list[Path]:
+        """Remove the temp files of writes that were killed (older than ``grace_seconds``);
+        the paths removed. Only ``ab/cd/`` folders hold them, so only those are listed."""
+        self.swept = True
+        cutoff = time.time() - grace_seconds
+        removed = []
+        for tmp in self.root.glob(f"[0-9a-f][0-9a-f]/[0-9a-f][0-9a-f]/{TMP_PREFIX}*"):
+            try:
+                found = tmp.lstat()
+                if stat.S_ISREG(found.st_mode) and found.st_mtime < cutoff:
+                    tmp.unlink()
+                    removed.append(tmp)
+            except FileNotFoundError:
+                continue  # its writer renamed or removed it meanwhile
+        return removed

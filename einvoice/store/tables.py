@@ -31,6 +31,8 @@ class Submission(SQLModel, table=True):
     message_id: str | None = Field(default=None, max_length=1024)
     supplier_id: int | None = Field(default=None, foreign_key="supplier.id", index=True)
     received_at: datetime = Field(sa_type=AwareDateTime, default_factory=utcnow)
+    # junk (no invoice in it) past its retention: its originals were removed from the archive
+    archive_removed_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
 
 
 class Document(SQLModel, table=True):
@@ -100,6 +102,10 @@ class Invoice(SQLModel, table=True):
     version: int = 0
     export_batch_id: int | None = Field(default=None, foreign_key="exportbatch.id", index=True)
     paid_on: date | None = None  # the day the accounting paid it (status ``paid``)
+    # received with verdict undefined: validated again so often, next at (none yet: see
+    # ``lifecycle.revalidation``)
+    revalidation_attempts: int = 0
+    next_revalidation_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
     received_at: datetime = Field(sa_type=AwareDateTime, default_factory=utcnow)
     updated_at: datetime = Field(sa_type=AwareDateTime, default_factory=utcnow)
 

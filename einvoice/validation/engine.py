@@ -3,7 +3,9 @@ pick scenario → schema → rule packs → effective levels → verdict.
 
 A pack or rule that cannot run is an engine error on the report, the other packs still report:
 with a schema or error-level finding the document is rejected, else it is ``undefined``, never
-``accept`` (``verdict``).
+``accept`` (``verdict``). A document beyond what the rule engine's parser reads (nesting, many
+attributes, long names: ``xmlsafe.beyond_limits``) is rejected at once with a finding naming
+the limit: no pack could run on it, so it would stay undefined for ever.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Iterable
 from einvoice.errors import InputError
 from einvoice.formats.detect import Kind, xml_kind
 from einvoice.formats.reader import Reading, read_document
-from einvoice.formats.xmlsafe import parse_xml
+from einvoice.formats.xmlsafe import beyond_limits, parse_xml
 from einvoice.validation.document import Doc
 from einvoice.validation.findings import (
     ENGINE,
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 READ = "EINVOICE-READ"  # a value of the invoice the reader could not take
 
 UNKNOWN_TYPE = "EINVOICE-UNKNOWN"
+LIMIT = "EINVOICE-LIMIT"  # beyond what the rule engine's parser reads
 XML_KINDS = {Kind.UBL_INVOICE, Kind.UBL_CREDITNOTE, Kind.CII, Kind.ZUGFERD1}
 _RAM = "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:"
 _GUIDELINE = "{{{0}}}{1}/{{{2}}}GuidelineSpecifiedDocumentContextParameter/{{{2}}}ID"
@@ -102,6 +105,12 @@ class Validator:
         except InputError as exc:
             return _reject(source, reading, f"Unbekannter Dokumenttyp / unknown document type: "
                                             f"{exc}")
+        beyond = beyond_limits(root)
+        if beyond is not None:
+            finding = Finding(LIMIT, Flag.FATAL, "Verarbeitungsgrenze überschritten / beyond "
+                              f"the processing limits: {beyond}", pack="limits")
+            return Report(source, Verdict.REJECT, None, [*reader_findings(reading), finding],
+                          kind=reading.kind.value)
         doc = Doc(reading.xml, root, xml_kind(root), reading.syntax or "", reading.invoice)
         specs = _specs_from_xml(doc)  # as written: scenarios match them exactly, like KoSIT
         spec = doc.specification_id or next((s.strip() for s in specs if s.strip()), None)

@@ -1,8 +1,10 @@
 """What ``einvoice status`` shows: is the service alive and is work piling up?
 
 Last run of each scheduled job, queue sizes by invoice status, invoices awaiting a decision that
-no office's inbox shows (their Leitweg-ID matches no route), the last export batch, unsent
-notices and the most recent errors (failed job runs, notices that could not be sent).
+no office's inbox shows (their Leitweg-ID matches no route), documents waiting for the
+validation engine (received, undecided: how many, and the oldest with its attempts and next
+attempt), the last export batch, unsent notices and the most recent errors (failed job runs,
+notices that could not be sent).
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.console import RenderableType
+from rich.text import Text
 from sqlalchemy import func
 from sqlmodel import Session, col, or_, select
 
 from einvoice.config import DEFAULT_TIMEZONE
 from einvoice.context import Context
+from einvoice.pipeline.revalidate import Waiting, waiting
 from einvoice.store.tables import ExportBatch, Invoice, JobRun, Notice
 from einvoice.views.formatting import count, local_time, number, plain
 from einvoice.views.labels import status_label
@@ -70,6 +74,7 @@ def service_status(ctx: Context, errors: int = 10) -> dict[str, Any]:
     recent += [{"source": f"notice:{n.id}", "at": _iso(n.created_at), "error": n.error}
                for n in notice_errors]
     recent.sort(key=lambda e: e["at"] or "", reverse=True)
+    undecided = waiting(ctx.engine)
     return {
         "jobs": jobs,
         "queues": {k: int(v) for k, v in sorted(queues.items())},
@@ -80,8 +85,17 @@ def service_status(ctx: Context, errors: int = 10) -> dict[str, Any]:
             "gross_total": plain(batch.gross_total)},
         "notices_unsent": int(unsent),
         "errors": recent[:errors],
+        "waiting": _waiting(undecided),
         "timezone": ctx.settings.timezone,  # of the times people read; the JSON's are UTC
     }
+
+
+def _waiting(found: Waiting) -> dict[str, Any]:
+    oldest = None if found.oldest_id is None else {
+        "invoice_id": found.oldest_id, "received_at": _iso(found.oldest_received_at),
+        "attempts": found.oldest_attempts, "next_attempt_at": _iso(found.oldest_next_at),
+        "error": found.oldest_error}
+    return {"count": found.count, "oldest": oldest}
 
 
 def status_view(data: dict[str, Any]) -> list[RenderableType]:
@@ -115,5 +129,13 @@ def status_view(data: dict[str, Any]) -> list[RenderableType]:
         f"{number(None if b['gross_total'] is None else Decimal(b['gross_total']))} gross, "
         f"{b['folder']}"),
         f"notices not yet sent: {data['notices_unsent']}"]
+    w: dict[str, Any] = data["waiting"]
+    if w["count"]:
+        o = w["oldest"]
+        out.insert(3, Text(  # lines under 80 columns: a time is never broken
+            f"waiting for the validation engine: {w['count']} (tried again, less often each "
+            f"time)\n  oldest: invoice {o['invoice_id']}, received {when(o['received_at'])}"
+            f"\n  {count(o['attempts'], 'attempt', 'attempts')}, next "
+            f"{when(o['next_attempt_at'])} (einvoice show {o['invoice_id']})", style="yellow"))
     out += [f"[red]{when(e['at'])} {e['source']}[/red]: {e['error']}" for e in data["errors"]]
     return out
