@@ -31,7 +31,7 @@ from einvoice.views.queries import get_case
 from tests.conftest import register
 
 SAMPLE = "valid/xrechnung-testsuite/technical-cases/cius/01.01_comprehensive_test_ubl.xml"
-SELLER_CONTACT = "tim.tester@test.com"  # BT-43 of the sample
+ON_FILE = "buchhaltung@lieferant.example"  # the supplier's address in the master
 REASON = "Leistung nicht erbracht"
 
 
@@ -57,13 +57,15 @@ def shared(config: Path) -> Iterator[Context]:
 
 
 def pending(ctx: Context, corpus: Path) -> int:
-    """The sample from a supplier on file with its IBANs, so that its notices go to the
-    seller's contact (an unknown IBAN would send them to the finance office only)."""
+    """The sample from a supplier on file with its IBANs and address, so that its notices go
+    there (an unknown IBAN would send them to the finance office only; the seller's contact in
+    the invoice is never written to)."""
     (outcome,) = ingest(ctx, Submission((corpus / SAMPLE).read_bytes(), "upload")).outcomes
     case = get_case(ctx, outcome.invoice_id)
     assert case.model is not None
     save_supplier(ctx, SupplierData(case.model.seller.name or "", case.model.seller.vat_id,
-                                    tuple((case.invoice.ibans or "").split(","))))
+                                    tuple((case.invoice.ibans or "").split(",")),
+                                    email=ON_FILE))
     assert outcome.status == "pending"
     return outcome.invoice_id
 
@@ -93,7 +95,7 @@ def test_reject_records_the_rejection_notice(shared: Context, config: Path,
     (notice,) = notices
     assert (notice.event_key, notice.kind, notice.invoice_id) == (
         f"rejected:invoice:{invoice_id}", "rejected", invoice_id)
-    assert notice.recipient == SELLER_CONTACT
+    assert notice.recipient == ON_FILE
     assert REASON in notice.body and notice.sent_at is None  # no SMTP configured: kept queued
 
 

@@ -161,9 +161,13 @@ def reject(ctx: Context, invoice_id: int, actor: str, reason: str, *,
         raise WorkflowError("a rejection needs a reason (it is sent to the supplier)")
 
     def decide(conn: Connection, row: Row[Any], acting: Acting) -> tuple[
-            str, dict[str, Any], None, str]:
-        outbox.queue_rejection(conn, invoice_id, reason, ctx.settings.zone,
-                               ctx.settings.finance_office_email)
+            str, dict[str, Any], dict[str, Any] | None, str]:
+        try:
+            outbox.queue_rejection(conn, invoice_id, reason, ctx.settings.zone,
+                                   ctx.settings.finance_office_email)
+        except outbox.NotQueued as exc:  # recorded in the outbox; the rejection stands
+            return (Status.REJECTED, {"note": reason}, {"notice": str(exc)},
+                    f"invoice {invoice_id} rejected; {exc}")
         return Status.REJECTED, {"note": reason}, None, f"invoice {invoice_id} rejected"
 
     return _change(ctx, invoice_id, actor, Action.REJECT, decide, reason, on_behalf)

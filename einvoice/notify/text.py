@@ -1,5 +1,11 @@
 """The words of notices to suppliers: plain-text mails, German first and English below, from the
-templates ``templates/notice_*.txt``. Times are shown in ``zone``, the ``timezone`` setting."""
+templates ``templates/notice_*.txt``. Times are shown in ``zone``, the ``timezone`` setting.
+
+Invoice numbers, file names and mail subjects in them come from outside: a subject is one line
+without control or direction characters (``one_line``: a line break in an invoice number must not
+start a header of its own), and so is each such value in a body, where no line may pretend to be
+something the template did not write; a body keeps the template's line breaks and tabs but shows
+any other control character as U+FFFD (``plain_body``)."""
 
 from __future__ import annotations
 
@@ -30,10 +36,33 @@ RESEND: dict[str, tuple[str, str]] = {
 RESEND_OTHER = ("auf demselben Weg wie diese Rechnung", "the same way as this invoice")
 
 
+SUBJECT_LIMIT = 512  # ``Notice.subject``
+VALUE_LIMIT = 1024  # a file name or mail subject quoted in a body: as long as their columns
+# C0 and C1 controls but tab and line feed, DEL, and the characters that reorder or separate text
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029"
+                      "\u202a-\u202e\u2066-\u2069]")
+
+
+def one_line(value: str, limit: int = SUBJECT_LIMIT) -> str:
+    """A header value: every control, line or direction character a space, blanks folded, at most
+    ``limit`` characters."""
+    return " ".join(_CONTROL.sub(" ", value).split())[:limit]
+
+
+def plain_body(value: str) -> str:
+    """Mail text: line breaks and tabs kept (CRLF as LF), any other control character U+FFFD."""
+    return _CONTROL.sub("\ufffd", value.replace("\r\n", "\n"))
+
+
 @dataclass(frozen=True)
 class Text:
     subject: str
     body: str
+
+    @classmethod
+    def of(cls, subject: str, body: str) -> Text:
+        """A notice's text, made safe to send (see the module's docstring)."""
+        return cls(one_line(subject), plain_body(body))
 
 
 @dataclass(frozen=True)
@@ -51,14 +80,16 @@ def receipt(sub: t.Submission, cases: list[tuple[t.Document, t.Invoice]], *,
     """Acknowledges a submission, with what became of each document in it (an invalid one
     gets its own notice naming the rules, which the receipt points to; one that could not be
     read is said to be unprocessable, why, and what to send instead)."""
-    documents = [{"name": doc.filename or f"Dokument {i}", "number": inv.number,
+    documents = [{"name": one_line(doc.filename or f"Dokument {i}", VALUE_LIMIT),
+                  "number": inv.number and _number(inv),
                   "status": status_words(inv.status), "invalid": inv.status == Status.INVALID,
                   "unprocessable": unprocessable(inv.status, doc.kind, doc.error or inv.error)}
                  for i, (doc, inv) in enumerate(cases, 1)]
     body = _env.get_template("notice_receipt.txt").render(
-        documents=documents, subject=sub.subject, submission_id=sub.id, sha256=sub.sha256,
+        documents=documents, subject=sub.subject and one_line(sub.subject, VALUE_LIMIT),
+        submission_id=sub.id, sha256=sub.sha256,
         **_received(sub.received_at, zone))
-    return Text(f"Eingangsbestätigung / Receipt {sub.id}", body)
+    return Text.of(f"Eingangsbestätigung / Receipt {sub.id}", body)
 
 
 def invalid(sub: t.Submission, inv: t.Invoice, findings: list[t.Finding], *,
@@ -72,7 +103,7 @@ def invalid(sub: t.Submission, inv: t.Invoice, findings: list[t.Finding], *,
                       "unterstützten Format. / The invoice matches no supported format.")]
     body = _env.get_template("notice_invalid.txt").render(rules=rules, redirected=redirected,
                                                          **_about(sub, inv, zone))
-    return Text(f"Rechnung abgewiesen / Invoice rejected: {_number(inv)}", body)
+    return Text.of(f"Rechnung abgewiesen / Invoice rejected: {_number(inv)}", body)
 
 
 def rejected(sub: t.Submission, inv: t.Invoice, reason: str, *,
@@ -82,7 +113,7 @@ def rejected(sub: t.Submission, inv: t.Invoice, reason: str, *,
     body = _env.get_template("notice_rejected.txt").render(reason=reason.strip(),
                                                           redirected=redirected,
                                                           **_about(sub, inv, zone))
-    return Text(f"Rechnung abgelehnt / Invoice rejected: {_number(inv)}", body)
+    return Text.of(f"Rechnung abgelehnt / Invoice rejected: {_number(inv)}", body)
 
 
 def _official(f: t.Finding) -> str:
@@ -91,7 +122,7 @@ def _official(f: t.Finding) -> str:
 
 
 def _number(inv: t.Invoice) -> str:
-    return inv.number or f"#{inv.id}"
+    return one_line(inv.number, VALUE_LIMIT) if inv.number else f"#{inv.id}"
 
 
 def _about(sub: t.Submission, inv: t.Invoice, zone: ZoneInfo) -> dict[str, str]:

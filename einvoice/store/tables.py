@@ -252,6 +252,11 @@ class Notice(SQLModel, table=True):
     created_at: datetime = Field(sa_type=AwareDateTime, default_factory=utcnow)
     sent_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
     error: str | None = Field(default=None, sa_column=Column(Text))
+    # tries so far (one whose sender died counts; an SMTP outage does not), the earliest next
+    # try after a failure, and when the outbox gave up on it for good (see ``notify.outbox``)
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
+    failed_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
 
 
 class ExportBatch(SQLModel, table=True):
