@@ -17,6 +17,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
@@ -25,6 +27,8 @@ from einvoice.approval.suppliers import SupplierData, save_supplier
 from einvoice.approval.tokens import create_token
 from einvoice.config import DropFolder, Settings, Smtp
 from einvoice.context import Context
+from einvoice.errors import OverBudget
+from einvoice.formats.ziparchive import Budget, Opened, open_zip
 from einvoice.intake import mail, mime
 from einvoice.intake.folder import FAILED, scan
 from einvoice.intake.http import create_app
@@ -207,6 +211,48 @@ def test_mail_parts_and_their_zip_entries_share_one_budget(ctx: Context, corpus:
         docs = s.exec(select(t.Document).where(
             col(t.Document.submission_id) == refused.submission_id)).all()
     assert [(d.kind, d.filename) for d in docs] == [("not-an-invoice", None)]
+
+
+Tree = dict[str, "bytes | Tree"]
+trees = st.recursive(
+    st.binary(max_size=300).map(lambda b: b.replace(b"PK", b"pk")),  # no stray signature
+    lambda children: st.dictionaries(st.text("abc", min_size=1, max_size=3), children,
+                                     min_size=1, max_size=4),
+    max_leaves=12)
+
+
+def packed(tree: Tree) -> bytes:
+    return zip_of({name: node if isinstance(node, bytes) else packed(node)
+                   for name, node in tree.items()})
+
+
+def totals(tree: Tree, level: int = 0) -> tuple[int, int, int]:
+    """Members, unpacked bytes and the deepest ZIP level of a tree packed by ``packed``."""
+    members, size, deepest = len(tree), 0, level
+    for node in tree.values():
+        data = node if isinstance(node, bytes) else packed(node)
+        size += len(data)
+        if not isinstance(node, bytes):
+            inner = totals(node, level + 1)
+            members, size, deepest = members + inner[0], size + inner[1], max(deepest, inner[2])
+    return members, size, deepest
+
+
+@settings(max_examples=150, deadline=None)
+@given(tree=st.dictionaries(st.text("xyz", min_size=1, max_size=3), trees, min_size=1,
+                            max_size=4),
+       limits=st.tuples(st.integers(1, 40), st.integers(0, 6000), st.integers(0, 4)))
+def test_the_budget_counts_every_level_of_a_submission(
+        tree: Tree, limits: tuple[int, int, int]) -> None:
+    """A ZIP of ZIPs is refused exactly when all its levels together exceed a limit."""
+    members, size, deepest = totals(tree)
+    over = members > limits[0] or size > limits[1] or deepest > limits[2]
+    try:
+        opened = open_zip(packed(tree), Budget(*limits))
+    except OverBudget:
+        assert over
+    else:
+        assert not over and isinstance(opened, Opened) and opened.error is None
 
 
 # ------------------------------------------------------------------ what is archived
