@@ -108,6 +108,24 @@ def test_an_undefined_invoice_is_validated_again_by_the_job(
     assert len(_runs(sqlite_ctx)) == 1
 
 
+def test_one_ingest_found_unbound_goes_on_hold_not_pending(
+        corpus: Path, sqlite_ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The binding check ran at ingest (the channel does not speak for the seller); the
+    verdict that comes later must not release the document to the inbox."""
+    _break(sqlite_ctx, monkeypatch, "en16931-ubl")
+    data = sample(corpus, "01.20a-INVOICE_ubl.xml")
+    invoice_id = ingest(sqlite_ctx, Submission(data, "cli")).outcomes[0].invoice_id
+    monkeypatch.undo()
+    with sqlite_ctx.engine.begin() as conn:
+        conn.execute(update(t.Invoice).where(col(t.Invoice.id) == invoice_id)
+                     .values(unbound=True))
+    _due(sqlite_ctx, invoice_id)
+    Service(sqlite_ctx).revalidate()
+    inv, _, events = _case(sqlite_ctx, invoice_id)
+    assert (inv.status, inv.verdict) == ("on_hold", "accept")
+    assert (events[-1].action, events[-1].after) == ("revalidate", "on_hold")
+
+
 def test_one_now_invalid_gets_its_findings_and_its_notice(
         corpus: Path, sqlite_ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
     _break(sqlite_ctx, monkeypatch, "en16931-ubl", "xrechnung-ubl")

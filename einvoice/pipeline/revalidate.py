@@ -56,6 +56,7 @@ class _Waiting:
     submission_id: int
     channel: str
     received_at: datetime
+    unbound: bool  # ingest found the channel does not speak for the seller: on hold, not pending
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def revalidate_received(ctx: Context, check: Callable[[], None] = lambda: None) 
         report = examine(ctx.archive.get(case.sha256), ctx.settings, case.filename,
                          case.received_at).report
         after = status_after_revalidation(Status.RECEIVED,
-                                          report.verdict if report else None)
+                                          report.verdict if report else None, case.unbound)
         if report is None or after is None or not _move(ctx.engine, case, report, after):
             _postpone(ctx.engine, case, report.error if report else None)
             done.waiting.append(case.invoice_id)
@@ -103,14 +104,15 @@ def _due(engine: Engine, now: datetime) -> list[_Waiting]:
     query = (select(col(t.Invoice.id), col(t.Invoice.version),
                     col(t.Invoice.revalidation_attempts), col(t.Document.sha256),
                     col(t.Document.filename), col(t.Document.submission_id),
-                    col(t.Submission.channel), col(t.Submission.received_at))
+                    col(t.Submission.channel), col(t.Submission.received_at),
+                    col(t.Invoice.unbound))
              .join(t.Document, col(t.Document.id) == col(t.Invoice.document_id))
              .join(t.Submission, col(t.Submission.id) == col(t.Document.submission_id))
              .where(_is_due(now))
              .order_by(col(t.Invoice.id)))
     with engine.connect() as conn:
-        return [_Waiting(inv_id, version, attempts, sha, name, sub_id, channel, at)
-                for inv_id, version, attempts, sha, name, sub_id, channel, at
+        return [_Waiting(inv_id, version, attempts, sha, name, sub_id, channel, at, unbound)
+                for inv_id, version, attempts, sha, name, sub_id, channel, at, unbound
                 in conn.execute(query).all() if inv_id is not None]
 
 
