@@ -168,7 +168,6 @@ def _message(ctx: Context, box: Mailbox, client: IMAPClient, uidvalidity: int, u
 def handle(ctx: Context, raw: bytes, uid: int, arrived: datetime | None) -> MessageResult:
     """Ingest one raw message. A copy already recorded (same bytes, or same Message-ID with
     nothing new in it) is a duplicate."""
-    ctx.archive.put(raw)
     letter = mime.parse(raw, ctx.settings.max_xml_bytes)
     result = MessageResult(uid, PROCESSED, letter.sender, letter.subject, letter.message_id)
     seen = _seen(ctx, sha256_hex(raw), letter.message_id)
