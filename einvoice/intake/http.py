@@ -32,6 +32,7 @@ from einvoice.config import Settings
 from einvoice.context import Context, open_context
 from einvoice.errors import EinvoiceError, NotFound, TooLarge
 from einvoice.intake.bodylimit import BodyLimit, too_large
+from einvoice.intake.headers import SecurityHeaders
 from einvoice.intake.status import InvoiceLookup, SupplierInvoice, UnprocessableOut, lookup
 from einvoice.lifecycle import Status, seen_by_supplier
 from einvoice.notify.unprocessable import unprocessable
@@ -267,9 +268,12 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             app.state.ctx.close()
 
-    app = FastAPI(title="einvoice – Rechnungseingang", version="1", lifespan=lifespan)
+    # no /docs or /redoc: those pages run scripts from a CDN, which the policy forbids
+    app = FastAPI(title="einvoice – Rechnungseingang", version="1", lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes,
                        paths=(API_UPLOAD, PAGE_UPLOAD, PAGE_STATUS))
+    app.add_middleware(SecurityHeaders)  # added last: outside the others, on every response
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.post(API_UPLOAD, response_model=Receipt, openapi_extra=_UPLOAD_BODY,
              responses={401: {}, 413: {}, 422: {"model": Receipt}})(upload_invoice)
