@@ -29,6 +29,7 @@ from einvoice.views.formatting import count
 from einvoice.views.labels import status_words
 from einvoice.views.queries import event_summary, get_case, history, inbox, names_of, summary
 from einvoice.views.tables import history_table, inbox_table
+from einvoice.views.terminal import compose
 
 if TYPE_CHECKING:
     from einvoice.notify.outbox import SendReport
@@ -102,7 +103,7 @@ def approve(ids: Annotated[list[int], typer.Argument(help="one or more invoice i
                                        on_behalf=on_behalf(for_, reason)))
             except (WorkflowError, NotPermitted) as exc:
                 refused.add(NOT_PERMITTED if isinstance(exc, NotPermitted) else 1)
-                err.print(f"[red]not approved:[/red] {exc}")
+                err.print(compose(("not approved:", "red"), f" {exc}"))
     if refused:
         raise typer.Exit(max(refused))
 
@@ -175,7 +176,7 @@ def _guarded(step: Callable[[], Change], message: str | None = None) -> None:
     try:
         _done(step(), message)
     except WorkflowError as exc:
-        err.print(f"[red]refused:[/red] {exc}")
+        err.print(compose(("refused:", "red"), f" {exc}"))
         raise typer.Exit(1) from exc
 
 

@@ -12,6 +12,7 @@ from einvoice.approval import anchors, audit
 from einvoice.cli.common import ConfigOpt, JsonOpt, app, console, context, emit_json, err
 from einvoice.export.batch import manifest_anchors
 from einvoice.store.durable import write_file
+from einvoice.views.terminal import compose
 
 audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
@@ -58,6 +59,6 @@ def audit_verify(
                       f"vouched for by {check.anchors} anchors")
     else:
         where = "" if check.broken_at is None else f" at event {check.broken_at}"
-        err.print(f"[red]audit trail broken{where}:[/red] {check.problem}")
+        err.print(compose((f"audit trail broken{where}:", "red"), f" {check.problem}"))
     if not check.ok:
         raise typer.Exit(1)

@@ -1,6 +1,9 @@
 """What every ``einvoice`` command shares: the Typer app with its global options (``--data-dir``,
 ``--version``), consoles, options, error handling, and who is acting (exit code 3 when the
-account may not do what it asked)."""
+account may not do what it asked).
+
+The consoles print a ``str`` as text, never as markup (``views.terminal.SafeConsole``): messages
+quote file names, invoice numbers and reasons from outside; our own colours are ``compose``d."""
 
 from __future__ import annotations
 
@@ -11,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
 from sqlalchemy.exc import DBAPIError
 
 from einvoice import settings_files
@@ -22,11 +24,12 @@ from einvoice.errors import EinvoiceError
 from einvoice.lifecycle import NotPermitted, Role
 from einvoice.store.db import sqlite_file
 from einvoice.store.shared import adopt_umask
+from einvoice.views.terminal import SafeConsole, compose, json_visible, visible
 
 app = typer.Typer(help="Intake of electronic invoices (XRechnung, ZUGFeRD / Factur-X).",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-console = Console()
-err = Console(stderr=True)
+console = SafeConsole()
+err = SafeConsole(stderr=True)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", envvar="EINVOICE_CONFIG",
                                                 help="TOML settings file")]
@@ -38,7 +41,7 @@ CREATES_DATABASE = frozenset({"init", "demo"})
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}")
+    err.print(compose(("error:", "red"), f" {message}"))
     raise typer.Exit(code)
 
 
@@ -137,7 +140,13 @@ def as_staff(config: Path | None, needed: Role, doing: str) -> Iterator[Context]
         yield ctx
 
 
+def echo(text: str) -> None:
+    """Plain lines (no wrapping, no markup) that may quote foreign text: controls shown."""
+    typer.echo(visible(text))
+
+
 def emit_json(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    """JSON for scripts; a control or bidi character in a value is written ``\\uXXXX``."""
+    typer.echo(json_visible(json.dumps(data, ensure_ascii=False, indent=2, default=str)))
 
 

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from einvoice import settings_files
 from einvoice.cli.common import app, console, err, fail
 from einvoice.errors import EinvoiceError
+from einvoice.views.terminal import compose
 
 
 @app.command()
@@ -24,15 +24,15 @@ def demo(data_dir: Annotated[Path | None, typer.Option(
     folder = data_dir or settings_files.DATA_DIR.get() or DEFAULT_DIR
     note = environment_note()
     if note:
-        err.print(f"[yellow]note:[/yellow] {note}")
+        err.print(compose(("note:", "yellow"), f" {note}"))
     steps, batch = tour(folder), None
     try:
         for number, step in enumerate(steps, 1):
-            console.print(f"\n[bold]{number}. {step.title}[/bold]", highlight=False)
+            console.print(compose(("\n" + f"{number}. {step.title}", "bold")))
             for line in step.happened:
-                console.print(f"   {line}", highlight=False, markup=False)
+                console.print(f"   {line}")
             for command in step.commands:
-                console.print(f"   [dim]$[/dim] {escape(command)}", highlight=False)
+                console.print(compose("   ", ("$", "dim"), f" {command}"))
             batch = step.where or batch
     except EinvoiceError as exc:
         fail(str(exc))
@@ -40,4 +40,4 @@ def demo(data_dir: Annotated[Path | None, typer.Option(
         steps.close()
     console.print(f"\nThe export files are in {shown(batch or folder / 'exports')}/; the demo "
                   f"installation stays in {shown(folder)}/ until the next `einvoice demo` "
-                  "replaces it.", highlight=False, markup=False)
+                  "replaces it.")

@@ -37,6 +37,7 @@ from einvoice.views.queries import (
     summary,
 )
 from einvoice.views.tables import invoice_table
+from einvoice.views.terminal import compose
 
 if TYPE_CHECKING:  # the intake and validation stacks load only for the commands that use them
     from einvoice.intake.folder import FileResult
@@ -82,7 +83,7 @@ def _report(results: list[FileResult], as_json: bool) -> None:
                   f"{count(duplicates, 'Duplikat', 'Duplikate')}", highlight=False)
     for r in results:
         if not r.ok:
-            err.print(f"[yellow]{r.path}[/yellow]: {r.problem}")
+            err.print(compose((str(r.path), "yellow"), f": {r.problem}"))
 
 
 def _run(results: Iterator[FileResult], total: int, as_json: bool) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from einvoice.approval import identity
 from einvoice.cli.common import ConfigOpt, JsonOpt, app, console, context, emit_json, err, fail
@@ -14,27 +12,28 @@ from einvoice.export.batch import ExportResult, export, rewrite, verify
 from einvoice.export.plan import Planned
 from einvoice.views.formatting import count, money
 from einvoice.views.labels import code
-from einvoice.views.tables import amount, fixed, table, text
+from einvoice.views.tables import amount, fixed, reference, table, text
+from einvoice.views.terminal import SafeTable, compose, stack
 
 
 def _invoices(n: int) -> str:
     return count(n, "invoice", "invoices")
 
 
-def _planned(planned: list[Planned]) -> Table:
+def _planned(planned: list[Planned]) -> SafeTable:
     """The dry run in 80 columns: the document type below the number, the DATEV booking
     (Konto → Gegenkonto, KOST1 below) in one column; amounts in German money."""
     n = count(len(planned), "Rechnung / invoice", "Rechnungen / invoices")
     out = table(f"Export, Probelauf / dry run: {n}",
-                fixed("ID", right=True), fixed("Nummer / Typ"),
+                fixed("ID", right=True), reference("Nummer / Typ"),
                 text("Verkäufer / seller", min_width=10), amount("Brutto"),
                 fixed("Konto → Gegenkonto"))
     for p in planned:
         booking = f"{p.creditor} → {p.account}"
         out.add_row(str(p.invoice_id),
-                    "\n".join(filter(None, (p.number, p.type_code and code("BT-3", p.type_code)))),
-                    escape(p.seller or ""), money(p.gross_total, p.currency),
-                    booking + (f"\nKOST1 {p.cost_centre}" if p.cost_centre else ""))
+                    stack(p.number, p.type_code and code("BT-3", p.type_code)),
+                    p.seller or "", money(p.gross_total, p.currency),
+                    stack(booking, p.cost_centre and f"KOST1 {p.cost_centre}"))
     return out
 
 
@@ -42,10 +41,11 @@ def _show(result: ExportResult) -> None:
     for name in result.cleaned:
         err.print(f"removed unfinished batch folder {name}")
     for bid in result.lost:
-        err.print(f"[yellow]batch {bid}: folder missing[/yellow] "
-                  f"(einvoice export --batch {bid} --rewrite)")
+        err.print(compose((f"batch {bid}: folder missing", "yellow"),
+                          f" (einvoice export --batch {bid} --rewrite)"))
     for refusal in result.refused:
-        err.print(f"[red]invoice {refusal.invoice_id} not exported:[/red] {refusal.reason}")
+        err.print(compose((f"invoice {refusal.invoice_id} not exported:", "red"),
+                          f" {refusal.reason}"))
     if result.dry_run:
         console.print(_planned(result.planned))
         console.print(f"{_invoices(len(result.planned))} would be exported (dry run: nothing "
@@ -58,7 +58,7 @@ def _show(result: ExportResult) -> None:
     console.print(f"batch {result.batch_id} {verb}: {_invoices(len(result.invoice_ids))}, "
                   f"total {money(result.gross_total, 'EUR')}", highlight=False)
     # the folder on a line of its own, never broken (the terminal wraps it, a copy is whole)
-    console.print(f"→ {escape(str(result.folder))}", soft_wrap=True, highlight=False)
+    console.print(f"→ {result.folder}", soft_wrap=True)
 
 
 def _show_check(batch: int, problems: list[str], as_json: bool) -> None:

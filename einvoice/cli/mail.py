@@ -6,7 +6,6 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 from rich.progress import Progress, TaskID
 
 if TYPE_CHECKING:  # the mail stack loads only when the command runs
@@ -14,6 +13,7 @@ if TYPE_CHECKING:  # the mail stack loads only when the command runs
 
 from einvoice.cli.approval import _notices
 from einvoice.cli.common import ConfigOpt, JsonOpt, app, console, context, emit_json, err, fail
+from einvoice.views.terminal import compose
 
 mail_app = typer.Typer(help="IMAP mailboxes.", no_args_is_help=True)
 app.add_typer(mail_app, name="mail")
@@ -60,11 +60,11 @@ def _show(reports: list[MailboxReport], notices: str) -> None:
     for r in reports:
         for m in r.messages:
             colour = "green" if m.ok else "red"
-            console.print(f"[{colour}]{m.outcome:<10}[/{colour}] "
-                          + escape(f"{r.mailbox} UID {m.uid} {m.sender or '-'}: "
-                                   f"{m.subject or '-'}"), highlight=False)
+            console.print(compose((f"{m.outcome:<10}", colour),
+                                  f" {r.mailbox} UID {m.uid} {m.sender or '-'}: "
+                                  f"{m.subject or '-'}"))
             if m.problem:
-                console.print(f"           {escape(m.problem)}", highlight=False)
+                console.print(f"           {m.problem}")
         if r.error:
-            err.print(f"[red]error:[/red] {escape(f'{r.mailbox}: {r.error}')}")
-    console.print(notices, highlight=False)
+            err.print(compose(("error:", "red"), f" {r.mailbox}: {r.error}"))
+    console.print(notices)

@@ -39,6 +39,7 @@ from einvoice.cli.common import (
 )
 from einvoice.lifecycle import NotPermitted, Role
 from einvoice.views.formatting import count, day, money
+from einvoice.views.terminal import compose, visible
 
 
 def _day(value: str | None) -> date | None:
@@ -85,7 +86,7 @@ def paid(ids: Annotated[list[int] | None, typer.Argument(help="exported invoices
                              on_behalf=on_behalf(for_, reason))
             except (WorkflowError, NotPermitted) as exc:
                 refused.add(NOT_PERMITTED if isinstance(exc, NotPermitted) else 1)
-                err.print(f"[red]not paid:[/red] {exc}", markup=True, highlight=False)
+                err.print(compose(("not paid:", "red"), f" {exc}"))
                 continue
             done.append(asdict(change))
             if not as_json:  # the statuses in words, the day German (--json: as stored)
@@ -111,10 +112,10 @@ def _import(path: Path, dry_run: bool, for_: str | None, reason: str | None,
 
 
 def _echo(text: str, indent: int = 0) -> None:
-    """Plain echo (bank text is foreign input, never markup), wrapped at words to the
-    terminal: amounts (``1.234,50\xa0€``), dates and references stay whole."""
-    typer.echo(textwrap.fill(text, console.width, subsequent_indent=" " * indent,
-                             break_on_hyphens=False))
+    """Plain echo (bank text is foreign input: never markup, its controls shown), wrapped at
+    words to the terminal: amounts (``1.234,50\xa0€``), dates and references stay whole."""
+    typer.echo(textwrap.fill(visible(text, lines=False), console.width,
+                             subsequent_indent=" " * indent, break_on_hyphens=False))
 
 
 def _one_line(value: str | None) -> str:

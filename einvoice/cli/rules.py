@@ -9,7 +9,16 @@ from typing import Annotated, Any
 
 import typer
 
-from einvoice.cli.common import ConfigOpt, JsonOpt, app, as_staff, console, emit_json, fail
+from einvoice.cli.common import (
+    ConfigOpt,
+    JsonOpt,
+    app,
+    as_staff,
+    console,
+    echo,
+    emit_json,
+    fail,
+)
 from einvoice.config import load_settings
 from einvoice.errors import EinvoiceError
 from einvoice.lifecycle import Role
@@ -69,26 +78,26 @@ def rules(ctx: typer.Context, as_json: JsonOpt = False, config: ConfigOpt = None
         emit_json(data)
         return
     for release in data:
-        typer.echo(f"{'*' if release['in_force'] else ' '} {release['id']}  "
+        echo(f"{'*' if release['in_force'] else ' '} {release['id']}  "
                    f"version {release['version']}, valid from "
                    f"{day(dt.date.fromisoformat(release['valid_from']))}"
                    f"{'' if release['builtin'] else ', added'} - {release['title']}")
-        typer.echo(f"    source: {release['source']}")
+        echo(f"    source: {release['source']}")
         if release["peppol_bis"]:
-            typer.echo(f"    Peppol BIS rules: {release['peppol_bis']}")
+            echo(f"    Peppol BIS rules: {release['peppol_bis']}")
         for scenario in release["scenarios"]:
             levels = len(scenario["levels"])
-            typer.echo(f"    scenario {scenario['name']}: "
+            echo(f"    scenario {scenario['name']}: "
                        f"{' + '.join(scenario['schema'] + scenario['packs'])}"
                        + (f" ({count(levels, 'level', 'levels')} overridden)" if levels
                           else ""))
         for pack, info in release["packs"].items():
             lagging = info["official_rules"]
-            typer.echo(f"    pack {pack}: {info['engine']}"
+            echo(f"    pack {pack}: {info['engine']}"
                        + (f" - official engine for {', '.join(lagging)}" if lagging else ""))
         for pack, artefact in release["replaced"].items():
-            typer.echo(f"    pack {pack}: replaced by the release's {artefact}")
-    typer.echo("* = in force today; `einvoice validate --release ID` pins one")
+            echo(f"    pack {pack}: replaced by the release's {artefact}")
+    echo("* = in force today; `einvoice validate --release ID` pins one")
 
 
 @group.command("add")

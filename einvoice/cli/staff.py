@@ -8,8 +8,6 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from einvoice.approval import identity, staff
 from einvoice.approval.staff import StaffData
@@ -18,6 +16,7 @@ from einvoice.lifecycle import Role
 from einvoice.store import tables as t
 from einvoice.views.formatting import count, money
 from einvoice.views.tables import amount, fixed, table, text
+from einvoice.views.terminal import SafeTable, compose, stack
 
 group = typer.Typer(help="Staff register: roles, limits, offices, approval steps.",
                     no_args_is_help=True)
@@ -80,17 +79,18 @@ def list_(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     console.print(_table(rows))
 
 
-def _table(rows: list[t.Staff]) -> Table:
+def _table(rows: list[t.Staff]) -> SafeTable:
     """Four columns that fit 80: the role (and a disabled account) below the name, the
     steps below the offices; the limit in German money."""
     out = table(f"Personal / staff: {count(len(rows), 'Person', 'Personen')}", fixed("Login"),
                 text("Name / Rolle", min_width=12), amount("Limit"),
                 text("Ämter / Schritte", min_width=12))
     for r in rows:
-        role = r.role if r.active else f"{r.role}, [red]gesperrt / disabled[/]"
+        role = compose(r.role) if r.active else compose(f"{r.role}, ",
+                                                        ("gesperrt / disabled", "red"))
         steps = ", ".join(json.loads(r.steps))
-        out.add_row(r.login, f"{escape(r.name)}\n{role}",
+        out.add_row(r.login, stack(r.name, role),
                     money(r.amount_limit, "EUR") if r.amount_limit is not None else "ohne / none",
-                    escape(", ".join(json.loads(r.offices)) or "alle / all")
-                    + (f"\nSchritte: {steps}" if steps else ""))
+                    stack(", ".join(json.loads(r.offices)) or "alle / all",
+                          steps and f"Schritte: {steps}"))
     return out

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from einvoice.cli.common import ConfigOpt, app, console, emit_json, fail
+from einvoice.cli.common import ConfigOpt, app, console, echo, emit_json, fail
 from einvoice.config import load_settings
 from einvoice.errors import EinvoiceError
 
@@ -40,7 +40,7 @@ def _write_reports(reports: list[Report], fmt: ReportFormat, output: Path | None
     if output is None:
         if fmt is ReportFormat.html and len(reports) > 1:
             fail("--format html with several files needs --output DIR")
-        typer.echo("\n".join(render(r) for r in reports))
+        echo("\n".join(render(r) for r in reports))
         return
     output.mkdir(parents=True, exist_ok=True)
     for r in reports:

@@ -2,7 +2,7 @@
 release and profile, the approvals with names and local times, warnings with their reasons, the
 history) above the invoice (header, parties, payment, totals, VAT, lines, attachments, the
 findings of the check) — the same facts as the page of ``einvoice view`` (``casepage``), laid
-out for 80 columns (``tables``)."""
+out for 80 columns (``tables``); every value from outside shown as text (``terminal``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
-from rich.table import Table
+from rich.text import Text
 
 from einvoice.model import Address, Contact, Invoice
 from einvoice.views.casepage import CaseSection, case_section
@@ -20,11 +20,14 @@ from einvoice.views.labels import LEVEL_DE, code
 from einvoice.views.queries import Case
 from einvoice.views.story import Plan
 from einvoice.views.tables import amount, events_table, fixed, table, text
+from einvoice.views.terminal import SafeTable, safe, stack
+
+Value = str | Text | None  # a str is foreign text
 
 
-def _kv(title: str, pairs: Sequence[tuple[str, str | None]]) -> Table:
+def _kv(title: str, pairs: Sequence[tuple[str, Value]]) -> SafeTable:
     """Label and value, the value wrapped (never cut) in what is left of the line."""
-    out = Table(title=title or None, show_header=False, box=None, title_justify="left",
+    out = SafeTable(title=title or None, show_header=False, box=None, title_justify="left",
                 pad_edge=False)
     out.add_column(style="bold", no_wrap=True)
     out.add_column(overflow="fold")
@@ -34,12 +37,12 @@ def _kv(title: str, pairs: Sequence[tuple[str, str | None]]) -> Table:
     return out
 
 
-def _address(addr: Address | None) -> str:
+def _address(addr: Address | None) -> Text | None:
     if addr is None:
-        return ""
-    parts = [addr.line1, addr.line2, addr.line3,
-             " ".join(p for p in (addr.post_code, addr.city) if p), addr.subdivision, addr.country]
-    return "\n".join(p for p in parts if p)
+        return None
+    return stack(addr.line1, addr.line2, addr.line3,
+                 " ".join(p for p in (addr.post_code, addr.city) if p), addr.subdivision,
+                 addr.country)
 
 
 def _contact(contact: Contact | None) -> str | None:
@@ -48,7 +51,7 @@ def _contact(contact: Contact | None) -> str | None:
     return ", ".join(p for p in (contact.name, contact.phone, contact.email) if p)
 
 
-def _header(m: Invoice) -> Table:
+def _header(m: Invoice) -> SafeTable:
     return _kv("Rechnung / invoice", [
         ("Rechnungsnummer (BT-1)", m.number), ("Rechnungsdatum (BT-2)", day(m.issue_date)),
         ("Art (BT-3)", m.type_code and code("BT-3", m.type_code)),
@@ -70,14 +73,14 @@ def _parties(m: Invoice) -> Group:
                               ("Anschrift", _address(m.buyer.address))]))
 
 
-def _payment(m: Invoice) -> Table:
+def _payment(m: Invoice) -> SafeTable:
     pay = m.payment
-    pairs: list[tuple[str, str | None]] = []
+    pairs: list[tuple[str, Value]] = []
     if pay:
         pairs.append(("Zahlungsart (BT-81)", pay.means_code and code("BT-81", pay.means_code)))
         pairs.append(("Verwendungszweck (BT-83)", pay.remittance_information))
-        pairs += [(f"IBAN {i} (BT-84)", iban(ct.account_id)
-                   + (f"\nBIC {ct.service_provider_id}" if ct.service_provider_id else ""))
+        pairs += [(f"IBAN {i} (BT-84)", stack(iban(ct.account_id), ct.service_provider_id
+                                              and f"BIC {ct.service_provider_id}"))
                   for i, ct in enumerate(pay.credit_transfers, 1)]
     pairs.append(("Zahlungsbedingungen (BT-20)", m.payment_terms))
     pairs += [(f"Skonto {i}", f"{number(s.percent)} % bei Zahlung binnen {s.days} Tagen")
@@ -104,7 +107,7 @@ def _totals(m: Invoice) -> Group:
     return Group(sums, vat)
 
 
-def _lines(m: Invoice) -> Table:
+def _lines(m: Invoice) -> SafeTable:
     out = table(f"Positionen (BG-25): {len(m.lines)}", fixed("Pos", right=True),
                 text("Artikel", min_width=10), fixed("Menge", right=True), text("Einheit"),
                 amount("Preis"), fixed("USt", right=True), amount("Netto"))
@@ -117,7 +120,7 @@ def _lines(m: Invoice) -> Table:
     return out
 
 
-def _attachments(m: Invoice) -> Table:
+def _attachments(m: Invoice) -> SafeTable:
     out = table("Anlagen (BG-24)", text("Referenz"), text("Beschreibung"), text("Datei"),
                 text("Größe / Link"))
     for d in m.supporting_documents:
@@ -127,7 +130,7 @@ def _attachments(m: Invoice) -> Table:
     return out
 
 
-def _findings(case: Case) -> Table:
+def _findings(case: Case) -> SafeTable:
     out = table(f"Prüfung: {case.invoice.verdict or '–'} "
                 f"({case.invoice.scenario or 'kein Szenario'})",
                 text("Stufe"), text("Regel"), text("BT"), text("Meldung", min_width=20))
@@ -135,15 +138,14 @@ def _findings(case: Case) -> Table:
         level = f.effective.value
         style = {"error": "red", "warning": "yellow"}.get(level, "")
         words = LEVEL_DE.get(level, level)
-        out.add_row(f"[{style}]{words}[/]" if style else words, f.rule_id, f.term or "",
-                    f.message)
+        out.add_row(safe(words, style), f.rule_id, f.term or "", f.message)
     return out
 
 
 def _story(section: CaseSection) -> list[RenderableType]:
     parts: list[RenderableType] = [_kv(section.title, section.facts)]
     if section.flags:
-        parts.append(Panel("\n".join(section.flags), title="Hinweise / flags", style="yellow"))
+        parts.append(Panel(stack(*section.flags), title="Hinweise / flags", style="yellow"))
     if section.approvals:
         parts.append(_kv("Freigaben / approvals", section.approvals))
     return parts
@@ -156,7 +158,7 @@ def case_view(case: Case, zone: ZoneInfo, plan: Plan = ()) -> RenderableType:
     parts = _story(section)
     m = case.model
     if m is None:
-        parts.insert(1, section.unreadable or "")
+        parts.insert(1, safe(section.unreadable))
     else:
         parts += [_header(m), _parties(m), _payment(m), _totals(m), _lines(m)]
         if m.supporting_documents:

@@ -27,6 +27,7 @@ from einvoice.views.formatting import count, local_time, number, plain
 from einvoice.views.labels import status_label
 from einvoice.views.queries import INBOX_STATUSES, UNASSIGNED
 from einvoice.views.tables import fixed, table, text
+from einvoice.views.terminal import compose
 
 JOBS = ("intake", "notify", "export")
 
@@ -100,7 +101,8 @@ def _waiting(found: Waiting) -> dict[str, Any]:
 
 def status_view(data: dict[str, Any]) -> list[RenderableType]:
     """The terminal view of ``service_status``: jobs, queues, unassigned, last export, errors;
-    times in the local zone (``data["timezone"]``)."""
+    times in the local zone (``data["timezone"]``). Job details and errors may quote what
+    arrived (a file name, an invoice number): shown as text, never markup."""
     zone = ZoneInfo(data.get("timezone") or DEFAULT_TIMEZONE)
 
     def when(value: str | None) -> str:
@@ -112,17 +114,18 @@ def status_view(data: dict[str, Any]) -> list[RenderableType]:
         if r is None:
             jobs.add_row(job, "nie / never", "", "")
         else:
-            ok = "läuft / running" if r["finished_at"] is None else (
-                "ja / yes" if r["ok"] else "[red]NEIN / NO[/red]")
+            ok = compose("läuft / running" if r["finished_at"] is None else (
+                "ja / yes" if r["ok"] else ("NEIN / NO", "red")))
             jobs.add_row(job, when(r["started_at"]), ok, r["detail"] or "")
     queues = table("Warteschlangen / queues", text("Status"), fixed("Rechnungen / invoices",
                                                                    right=True))
     for name, n in data["queues"].items():
         queues.add_row(status_label(name), number(Decimal(n)))
     b: dict[str, Any] | None = data["last_export"]
-    unassigned = f"awaiting a decision in no office's inbox: {data['unassigned']}"
+    unassigned = compose(f"awaiting a decision in no office's inbox: {data['unassigned']}")
     if data["unassigned"]:
-        unassigned = f"[yellow]{unassigned} (einvoice inbox --office {UNASSIGNED})[/yellow]"
+        unassigned.append(f" (einvoice inbox --office {UNASSIGNED})")
+        unassigned.stylize("yellow")
     out: list[RenderableType] = [jobs, queues, unassigned, "last export: " + (
         "none" if b is None else f"batch {b['id']} at {when(b['created_at'])}, "
         f"{count(b['invoice_count'], 'invoice', 'invoices')}, "
@@ -137,5 +140,6 @@ def status_view(data: dict[str, Any]) -> list[RenderableType]:
             f"time)\n  oldest: invoice {o['invoice_id']}, received {when(o['received_at'])}"
             f"\n  {count(o['attempts'], 'attempt', 'attempts')}, next "
             f"{when(o['next_attempt_at'])} (einvoice show {o['invoice_id']})", style="yellow"))
-    out += [f"[red]{when(e['at'])} {e['source']}[/red]: {e['error']}" for e in data["errors"]]
+    out += [compose((f"{when(e['at'])} {e['source']}", "red"), f": {e['error']}")
+            for e in data["errors"]]
     return out
