@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,17 +159,12 @@ def postgres_url(url: str = PG_URL, worker: str | None = None) -> str:
 # ------------------------------------------------------------------ pages
 
 def dump_dom(html_file: Path, timeout: float = 60.0) -> str:
-    """The DOM headless Chromium built from a local page (``--dump-dom``), as HTML text."""
-    from einvoice.views.chromium import CHROMIUM_FLAGS
+    """The DOM headless Chromium built from a local page (``--dump-dom``), as HTML text: the
+    service's own sandboxed browser, without scripts or network (``views.chromium``)."""
+    from einvoice.views.chromium import run_chromium
 
-    binary = chromium()
-    with tempfile.TemporaryDirectory(prefix="einvoice-test-chromium-") as profile:
-        done = subprocess.run(
-            [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom",
-             html_file.resolve().as_uri()],
-            capture_output=True, timeout=timeout, check=False)
-    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
-    return done.stdout.decode("utf-8")
+    chromium()
+    return run_chromium(html_file, "--dump-dom", timeout=timeout).decode("utf-8")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import fcntl
 import json
 import os
 import select
+import shutil
 import socket
 import subprocess
 import threading
@@ -35,7 +36,12 @@ from einvoice.config import Settings
 from einvoice.context import Context, open_context
 from einvoice.intake.http import create_app
 from einvoice.store import tables as t
-from einvoice.views.chromium import CHROMIUM_FLAGS, run_chromium
+from einvoice.views.chromium import (
+    browser_command,
+    browser_folder,
+    browser_options,
+    run_chromium,
+)
 from tests import system
 from tests.conftest import register
 
@@ -283,19 +289,19 @@ def _above_4(fd: int) -> int:
 
 class Browser:
     """Headless Chromium driven over the DevTools protocol on ``--remote-debugging-pipe``
-    (fd 3 in, fd 4 out, NUL-separated JSON): no extra package needed."""
+    (fd 3 in, fd 4 out, NUL-separated JSON): no extra package needed. Sandboxed as the
+    service's own browser is (``views.chromium``), its profile in ``folder``."""
 
-    def __init__(self, profile: Path) -> None:
-        binary = system.chromium()  # in CI a missing browser fails; elsewhere it skips
+    def __init__(self, folder: Path) -> None:
+        system.chromium()  # in CI a missing browser fails; elsewhere it skips
         cmd_in, self._to_browser = os.pipe()
         self._from_browser, cmd_out = os.pipe()
         cmd_in, cmd_out = _above_4(cmd_in), _above_4(cmd_out)
         self.proc = subprocess.Popen(
-            ["bash", "-c", f'exec "$0" "$@" 3<&{cmd_in} 4>&{cmd_out}', binary, *CHROMIUM_FLAGS,
-             f"--user-data-dir={profile}", "--lang=de", "--remote-debugging-pipe",
-             "about:blank"],
+            ["bash", "-c", f'exec "$0" "$@" 3<&{cmd_in} 4>&{cmd_out}',
+             *browser_command(folder, "--lang=de", "--remote-debugging-pipe", "about:blank")],
             pass_fds=(cmd_in, cmd_out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
+            **browser_options(folder))
         for fd in (cmd_in, cmd_out):
             os.close(fd)
         self._buffer, self._next_id = b"", 0
@@ -362,20 +368,31 @@ def test_upload_page_in_headless_chromium(serve: Callable[..., Server], corpus: 
                                           tmp_path: Path) -> None:
     srv = serve()
     _, token = srv.supplier("Muster GmbH")
-    browser = Browser(tmp_path / "profile")
+    with browser_folder() as folder:
+        _upload_in_browser(srv.url, token, corpus, folder, tmp_path)
+    for shot in ("upload-page.png", "receipt-page.png"):
+        facts = system.png_facts(tmp_path / shot)
+        assert facts.width == 1000 and facts.height >= 1100, (shot, facts)  # the viewport set
+        assert facts.colours > 16 and facts.dark_share > 0.001, (shot, facts)  # not blank
+
+
+def _upload_in_browser(url: str, token: str, corpus: Path, folder: Path, shots: Path) -> None:
+    """Open the upload page, fill it in and send the sample; a screenshot of each page."""
+    invoice = shutil.copy(corpus / COMPREHENSIVE, folder)  # where the browser's account reads
+    browser = Browser(folder)
     try:
-        browser.call("Page.navigate", session=True, url=srv.url + "/")
+        browser.call("Page.navigate", session=True, url=url + "/")
         browser.wait_for_load()
         assert browser.evaluate("document.documentElement.lang") == "de"
         assert "Rechnung hochladen" in browser.evaluate("document.body.innerText")
-        browser.screenshot(tmp_path / "upload-page.png")
+        browser.screenshot(shots / "upload-page.png")
         # a real form submission: type the token, choose the file, press the button
         browser.evaluate(f"document.getElementById('token').value = {json.dumps(token)}")
         root = browser.call("DOM.getDocument", session=True)["root"]["nodeId"]
         file_input = browser.call("DOM.querySelector", session=True, nodeId=root,
                                   selector="#file")["nodeId"]
         browser.call("DOM.setFileInputFiles", session=True, nodeId=file_input,
-                     files=[str(corpus / COMPREHENSIVE)])
+                     files=[str(invoice)])
         browser.evaluate("document.querySelector('button[type=submit]').click()")
         browser.wait_for_load()
         text = browser.evaluate("document.body.innerText")
@@ -383,13 +400,9 @@ def test_upload_page_in_headless_chromium(serve: Callable[..., Server], corpus: 
         assert "EINVOICE-LEITWEG-1" in text
         assert "Rechnung 1234567 von [Seller name]" in text and "Muster GmbH" in text
         assert "Wie es weitergeht:" in text and "What happens next:" in text
-        browser.screenshot(tmp_path / "receipt-page.png")
+        browser.screenshot(shots / "receipt-page.png")
     finally:
         browser.close()
-    for shot in ("upload-page.png", "receipt-page.png"):
-        facts = system.png_facts(tmp_path / shot)
-        assert facts.width == 1000 and facts.height >= 1100, (shot, facts)  # the viewport set
-        assert facts.colours > 16 and facts.dark_share > 0.001, (shot, facts)  # not blank
 
 
 def test_receipt_page_rendered_from_a_plain_post(serve: Callable[..., Server], corpus: Path,
