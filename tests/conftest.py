@@ -31,6 +31,33 @@ CORPUS = Path(os.environ.get("EINVOICE_CORPUS") or next(
     Path(__file__).resolve().parents[2] / "shared" / "corpus"))
 
 
+# The longest tests (tens of seconds to minutes each on the 2-core machine: a pip install into a
+# fresh clone, process kills, OS accounts, two services, Chromium), started first: `pytest -n
+# auto` hands tests out in collection order, so these run beside the thousands of short ones
+# instead of being left for the end, when one worker would wait for the other.
+SLOW_FIRST = (
+    "tests/test_fresh_clone.py::test_the_readme_run_command_works_in_a_fresh_clone",
+    "tests/test_export.py::test_kill_during_export_exactly_once",
+    "tests/test_two_services.py",
+    "tests/test_identity.py",
+    "tests/test_crash.py",
+    "tests/test_workflow.py::test_concurrent_approval_exactly_one_wins",
+    "tests/test_mail.py::test_30_mb_attachment_is_processed",
+    "tests/test_http.py::test_concurrent_burst_of_200_uploads",
+    "tests/test_rules_add.py",
+    "tests/test_kosit_config.py",
+    "tests/hostile/",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first, in their order above; every other test in its collected order."""
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, prefix in enumerate(SLOW_FIRST) if item.nodeid.startswith(prefix)),
+                    len(SLOW_FIRST))
+    items.sort(key=rank)
+
+
 def corpus_path() -> Path:
     """The corpus folder; in CI its absence is an error, elsewhere the test is skipped."""
     if not CORPUS.is_dir():
