@@ -166,9 +166,9 @@ def test_only_one_process_runs_the_nightly_export(
         second.close()
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the file lock: SQLite's
 def test_sqlite_file_lock_excludes_a_second_holder(ctx: Context) -> None:
-    if ctx.engine.dialect.name != "sqlite":
-        pytest.skip("the file lock is the SQLite fallback")
+    assert ctx.engine.dialect.name == "sqlite"
     with ctx.lock("folder:x", wait=False) as a, ctx.lock("folder:x", wait=False) as b:
         assert a and not b
     with ctx.lock("folder:x", wait=False) as c:
