@@ -137,3 +137,19 @@ def test_a_corrected_resend_of_an_invalid_invoice_is_not_a_duplicate(ctx: Contex
         b"</cbc:BuyerReference>", b"</cbc:Note>")
     assert ingest(ctx, Submission(broken, "cli")).outcomes[0].status == "invalid"
     assert ingest(ctx, Submission(data, "cli")).outcomes[0].status == "pending"
+
+
+def test_a_nul_in_what_a_channel_names_is_stored_visibly(ctx: Context, corpus: Path) -> None:
+    """PostgreSQL text holds no NUL: one in a file name, sender, subject or Message-ID of any
+    channel must not make the submission unrecordable."""
+    data = (corpus / "valid/xrechnung-testsuite/technical-cases/cius/01.05_minimal_test_ubl.xml"
+            ).read_bytes()
+    sub = Submission(data, "mail", filename="a\x00.xml", sender="x\x00@example.org",
+                     subject="Rechnung\x00", message_id="<m\x00@example.org>")
+    result = ingest(ctx, sub)
+    with Session(ctx.engine) as s:
+        row = s.get(t.Submission, result.submission_id)
+        assert row is not None
+        assert (row.filename, row.sender, row.subject, row.message_id) == (
+            "a\u2400.xml", "x\u2400@example.org", "Rechnung\u2400", "<m\u2400@example.org>")
+    assert result.outcomes[0].status != "quarantined"

@@ -55,6 +55,14 @@ class Submission:
     supplier_id: int | None = None  # the authenticated uploader, if any
     received_at: datetime = field(default_factory=utcnow)
 
+    def __post_init__(self) -> None:
+        """A NUL in a file name, sender, subject or Message-ID (any channel can send one) is
+        kept as the visible ␀: PostgreSQL text cannot hold NUL and would refuse the record."""
+        for name in ("filename", "sender", "subject", "message_id"):
+            value = getattr(self, name)
+            if value is not None and "\x00" in value:
+                object.__setattr__(self, name, value.replace("\x00", "\u2400"))
+
 
 @dataclass
 class IngestResult:
