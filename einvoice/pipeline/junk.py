@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, exists, select, update
-from sqlalchemy.exc import DBAPIError
 from sqlmodel import col
 
 from einvoice.context import Context
@@ -95,25 +94,17 @@ def _kept_elsewhere(conn: Connection, sub_id: int, digests: set[str]) -> set[str
 def _record(engine: Engine, sub_id: int, digests: list[str], days: int) -> bool:
     """Mark the submission and write the audit event (none when no file went); False when
     another run did."""
-    for attempt in range(retry.ATTEMPTS):
-        try:
-            with engine.begin() as conn:
-                marked = conn.execute(
-                    update(t.Submission)
-                    .where(col(t.Submission.id) == sub_id,
-                           col(t.Submission.archive_removed_at).is_(None))
-                    .values(archive_removed_at=utcnow()))
-                if marked.rowcount != 1:
-                    return False
-                if not digests:  # every file is another's too: nothing was removed
-                    return True
-                chain.append(conn, invoice_id=None, actor=SYSTEM, action=ACTION, before=None,
-                             after=None, reason=f"kein Rechnungsinhalt, nach {days} Tagen "
-                             f"entfernt / no invoice in it, removed after {days} days",
-                             detail={"submission_id": sub_id, "sha256": digests})
-            return True
-        except DBAPIError as exc:
-            if not retry.is_conflict(exc):
-                raise
-            retry.pause(attempt)  # the audit chain head moved: try again
-    return False
+    def write(conn: Connection) -> bool:
+        marked = conn.execute(
+            update(t.Submission)
+            .where(col(t.Submission.id) == sub_id, col(t.Submission.archive_removed_at).is_(None))
+            .values(archive_removed_at=utcnow()))
+        if marked.rowcount != 1:
+            return False
+        if digests:  # none: every file is another's too, nothing was removed
+            chain.append(conn, invoice_id=None, actor=SYSTEM, action=ACTION, before=None,
+                         after=None, reason=f"kein Rechnungsinhalt, nach {days} Tagen "
+                         f"entfernt / no invoice in it, removed after {days} days",
+                         detail={"submission_id": sub_id, "sha256": digests})
+        return True
+    return retry.in_transaction(engine, write)

@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlmodel import col
 
 from einvoice.context import Context
@@ -160,34 +159,25 @@ def _postpone(engine: Engine, case: _Waiting, error: str | None) -> None:
 def _move(engine: Engine, case: _Waiting, report: Report, after: Status) -> bool:
     """Write the new verdict, findings and the audit event; False when the invoice changed
     meanwhile (then whoever changed it decided)."""
-    for attempt in range(retry.ATTEMPTS):
-        try:
-            with engine.begin() as conn:
-                moved = conn.execute(
-                    update(t.Invoice)
-                    .where(col(t.Invoice.id) == case.invoice_id,
-                           col(t.Invoice.version) == case.version,
-                           col(t.Invoice.status) == Status.RECEIVED.value)
-                    .values(status=after.value, verdict=report.verdict.value,
-                            scenario=report.scenario, error=report.error,
-                            rule_release=report.release, profile=report.profile,
-                            version=case.version + 1, next_revalidation_at=None,
-                            revalidation_attempts=case.attempts + 1,
-                            updated_at=utcnow()))
-                if moved.rowcount != 1:
-                    return False
-                conn.execute(delete(t.Finding).where(col(t.Finding.invoice_id) == case.invoice_id))
-                if report.findings:
-                    conn.execute(insert(t.Finding), finding_rows(case.invoice_id, report.findings))
-                chain.append(conn, invoice_id=case.invoice_id, actor=SYSTEM, action=ACTION,
-                             before=Status.RECEIVED.value, after=after.value, reason=report.error,
-                             detail={"verdict": report.verdict.value, "release": report.release})
-            return True
-        except DBAPIError as exc:
-            if not retry.is_conflict(exc):
-                raise
-            retry.pause(attempt)  # the audit chain head moved: try again
-    return False
+    def write(conn: Connection) -> bool:
+        moved = conn.execute(
+            update(t.Invoice)
+            .where(col(t.Invoice.id) == case.invoice_id, col(t.Invoice.version) == case.version,
+                   col(t.Invoice.status) == Status.RECEIVED.value)
+            .values(status=after.value, verdict=report.verdict.value, scenario=report.scenario,
+                    error=report.error, rule_release=report.release, profile=report.profile,
+                    version=case.version + 1, next_revalidation_at=None,
+                    revalidation_attempts=case.attempts + 1, updated_at=utcnow()))
+        if moved.rowcount != 1:
+            return False
+        conn.execute(delete(t.Finding).where(col(t.Finding.invoice_id) == case.invoice_id))
+        if report.findings:
+            conn.execute(insert(t.Finding), finding_rows(case.invoice_id, report.findings))
+        chain.append(conn, invoice_id=case.invoice_id, actor=SYSTEM, action=ACTION,
+                     before=Status.RECEIVED.value, after=after.value, reason=report.error,
+                     detail={"verdict": report.verdict.value, "release": report.release})
+        return True
+    return retry.in_transaction(engine, write)
 
 
 def finding_rows(invoice_id: int, findings: list[Finding]) -> list[dict[str, Any]]:

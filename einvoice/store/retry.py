@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+T = TypeVar("T")
 
 ATTEMPTS = 40
 # how the drivers word a unique violation (SQLite; PostgreSQL's message and SQLSTATE 23505)
@@ -27,3 +32,18 @@ def is_conflict(exc: DBAPIError) -> bool:
 def pause(attempt: int) -> None:
     """Sleep a random time up to 2 ms · 2^attempt, at most 0.25 s."""
     time.sleep(random.uniform(0, min(0.25, 0.002 * 2 ** attempt)))
+
+
+def in_transaction(engine: Engine, write: Callable[[Connection], T]) -> T:
+    """``write`` in a transaction of its own, run again after a pause while it conflicts with
+    another writer (the audit chain head, above all); after the last attempt the conflict is
+    raised."""
+    for attempt in range(ATTEMPTS):
+        try:
+            with engine.begin() as conn:
+                return write(conn)
+        except DBAPIError as exc:
+            if not is_conflict(exc) or attempt == ATTEMPTS - 1:
+                raise
+            pause(attempt)
+    raise AssertionError("ATTEMPTS is positive")
