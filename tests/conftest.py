@@ -6,12 +6,13 @@ import os
 import shutil
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import insert
+from typer.testing import CliRunner, Result
 
 from einvoice.config import Settings, load_settings
 from einvoice.context import Context, open_context
@@ -197,3 +198,23 @@ def ctx(settings: Settings) -> Iterator[Context]:
     register(context, *STAFF)
     yield context
     context.close()
+
+
+@pytest.fixture
+def rules_admin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Result]]:
+    """The CLI on a data folder of its own that the running account initialised (so it is the
+    admin `rules add` needs), with the rulebooks of earlier tests forgotten before and after."""
+    from einvoice.cli import app
+    from einvoice.validation.rulebook import forget
+
+    for var in ("EINVOICE_CONFIG", "EINVOICE_DATABASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("EINVOICE_DATA_DIR", str(tmp_path / "data"))
+    forget()
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(app, list(args))
+    assert invoke("init").exit_code == 0
+    yield invoke
+    forget()

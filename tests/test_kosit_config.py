@@ -12,9 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from einvoice.cli import app
 from einvoice.errors import ConfigError
 from einvoice.validation.kosit_config import official_scenarios, scenarios_toml
 from einvoice.validation.official.compiler import compile_schematron
@@ -153,22 +151,6 @@ def schematron_archive(path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    for var in ("EINVOICE_CONFIG", "EINVOICE_DATABASE_URL"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("EINVOICE_DATA_DIR", str(tmp_path / "data"))
-    from einvoice.validation.rulebook import forget
-    forget()
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(app, list(args))
-    assert invoke("init").exit_code == 0  # the account running the tests becomes the admin
-    yield invoke
-    forget()
-
-
 def installed(tmp_path: Path) -> list[str]:
     folder = tmp_path / "data" / "rules" / "releases"
     return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
@@ -182,16 +164,16 @@ def bad_unit(tmp_path: Path, corpus: Path) -> Path:
     return sample
 
 
-def br_cl_23(run, sample: Path, release: str) -> tuple[str, set[str], str]:  # type: ignore[no-untyped-def]
-    out = run("validate", str(sample), "-f", "json", "--release", release)
+def br_cl_23(rules_admin, sample: Path, release: str) -> tuple[str, set[str], str]:  # type: ignore[no-untyped-def]
+    out = rules_admin("validate", str(sample), "-f", "json", "--release", release)
     (report,) = json.loads(out.output)
     found = [f for f in report["findings"] if f["rule_id"] == "BR-CL-23"]
     return report["verdict"], {f["level"] for f in found}, " ".join(f["message"] for f in found)
 
 
-def test_the_validator_configuration_takes_effect(run, tmp_path: Path,  # type: ignore[no-untyped-def]
+def test_the_validator_configuration_takes_effect(rules_admin, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                   corpus: Path) -> None:
-    added = run("rules", "add", str(config_archive(tmp_path / CONFIG, corpus)))
+    added = rules_admin("rules", "add", str(config_archive(tmp_path / CONFIG, corpus)))
     assert added.exit_code == 0, added.output
     assert "added xrechnung-config-2027-03-01 (valid from 01.03.2027)" in added.output
     assert installed(tmp_path) == ["xrechnung-config-2027-03-01"]
@@ -200,7 +182,7 @@ def test_the_validator_configuration_takes_effect(run, tmp_path: Path,  # type: 
     assert [(p.name, p.type, p.path.relative_to(release.folder).as_posix())
             for p in release.packs] == [
         ("en16931-ubl", "xslt", "archive/resources/ubl/2.1/xsl/EN16931-UBL-validation.xsl")]
-    listed = {r["id"]: r for r in json.loads(run("rules", "--json").output)}
+    listed = {r["id"]: r for r in json.loads(rules_admin("rules", "--json").output)}
     new = listed["xrechnung-config-2027-03-01"]
     assert {p: info["engine"] for p, info in new["packs"].items()} == {
         "xrechnung-ubl": "official", "xrechnung-cii": "official"}
@@ -208,32 +190,32 @@ def test_the_validator_configuration_takes_effect(run, tmp_path: Path,  # type: 
     assert new["replaced"] == {
         "en16931-ubl": "archive/resources/ubl/2.1/xsl/EN16931-UBL-validation.xsl"}
     assert "pack en16931-ubl: replaced by the release's archive/resources/ubl/2.1/xsl/" \
-        in run("rules").output
+        in rules_admin("rules").output
     assert [s["name"] for s in new["scenarios"]] == [
         s["name"] for s in listed["xrechnung-2.5"]["scenarios"]]
     sample = bad_unit(tmp_path, corpus)
-    verdict, levels, message = br_cl_23(run, sample, "xrechnung-config-2027-03-01")
+    verdict, levels, message = br_cl_23(rules_admin, sample, "xrechnung-config-2027-03-01")
     assert (verdict, levels) == ("reject", {"error"}) and MARK in message
-    verdict, levels, message = br_cl_23(run, sample, "xrechnung-2.5")
+    verdict, levels, message = br_cl_23(rules_admin, sample, "xrechnung-2.5")
     assert (verdict, levels) == ("accept", {"warning"}) and MARK not in message
 
 
-def test_both_archives_together_as_one_folder(run, tmp_path: Path,  # type: ignore[no-untyped-def]
+def test_both_archives_together_as_one_folder(rules_admin, tmp_path: Path,  # type: ignore[no-untyped-def]
                                               corpus: Path) -> None:
     folder = tmp_path / "kosit"
     folder.mkdir()
     schematron_archive(folder / "xrechnung-3.0.2-schematron-2.7.0.zip")
     config_archive(folder / CONFIG, corpus)
-    added = run("rules", "add", str(folder))
+    added = rules_admin("rules", "add", str(folder))
     assert added.exit_code == 0, added.output
     assert "added xrechnung-2.7.0 (valid from 01.02.2027)" in added.output
-    new = {r["id"]: r for r in json.loads(run("rules", "--json").output)}["xrechnung-2.7.0"]
+    new = {r["id"]: r for r in json.loads(rules_admin("rules", "--json").output)}["xrechnung-2.7.0"]
     assert new["title"].startswith(
         "XRechnung Schematron 2.7.0 + validator configuration 2027-03-01 (added from kosit)")
     assert {p: (i["engine"], i["artefact"].rsplit(".", 1)[1]) for p, i in new["packs"].items()} \
         == {"xrechnung-ubl": ("native", "sch"), "xrechnung-cii": ("native", "sch")}
     assert new["scenarios"][0]["levels"]["BR-CL-23"] == "error"
-    verdict, levels, message = br_cl_23(run, bad_unit(tmp_path, corpus), "xrechnung-2.7.0")
+    verdict, levels, message = br_cl_23(rules_admin, bad_unit(tmp_path, corpus), "xrechnung-2.7.0")
     assert (verdict, levels) == ("reject", {"error"}) and MARK in message
 
 
@@ -242,7 +224,7 @@ def test_both_archives_together_as_one_folder(run, tmp_path: Path,  # type: igno
     ("tokens", "unsubstituted build token"),
 ])
 def test_a_configuration_we_cannot_read_is_refused_and_nothing_stays(  # type: ignore[no-untyped-def]
-        run, tmp_path: Path, corpus: Path, change: str, message: str) -> None:
+        rules_admin, tmp_path: Path, corpus: Path, change: str, message: str) -> None:
     if change == "shape":
         text = kosit_xml(corpus)
         old = "ram:ID/text() = 'urn:cen.eu:en16931:2017'])"
@@ -251,6 +233,6 @@ def test_a_configuration_we_cannot_read_is_refused_and_nothing_stays(  # type: i
                                       "or true())")
     else:
         scenarios = kosit_xml(corpus, raw=True)
-    refused = run("rules", "add", str(config_archive(tmp_path / CONFIG, corpus, scenarios)))
+    refused = rules_admin("rules", "add", str(config_archive(tmp_path / CONFIG, corpus, scenarios)))
     assert refused.exit_code == 2 and message in " ".join(refused.output.split()), refused.output
     assert installed(tmp_path) == []

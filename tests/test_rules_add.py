@@ -10,9 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from einvoice.cli import app
 from einvoice.validation.official.compiler import compile_schematron
 from einvoice.validation.releases import BUILTIN_RELEASES
 
@@ -69,36 +67,20 @@ def _archive(path: Path, corpus: Path, ubl: str | None = None, compiled: bool = 
     return path
 
 
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    for var in ("EINVOICE_CONFIG", "EINVOICE_DATABASE_URL"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("EINVOICE_DATA_DIR", str(tmp_path / "data"))
-    from einvoice.validation.rulebook import forget
-    forget()
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(app, list(args))
-    assert invoke("init").exit_code == 0  # the account running the tests becomes the admin
-    yield invoke
-    forget()
-
-
 def _releases(tmp_path: Path) -> list[str]:
     folder = tmp_path / "data" / "rules" / "releases"
     return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
 
 
 def test_an_official_archive_takes_effect_with_lagging_rules_on_the_official_engine(
-        run, tmp_path: Path, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+        rules_admin, tmp_path: Path, corpus: Path) -> None:  # type: ignore[no-untyped-def]
     zipped = _archive(tmp_path / "xrechnung-3.0.2-schematron-2.7.0.zip", corpus)
-    added = run("rules", "add", str(zipped))
+    added = rules_admin("rules", "add", str(zipped))
     assert added.exit_code == 0, added.output
     assert "added xrechnung-2.7.0 (valid from 01.02.2027); 1 official test expectation met" \
         in added.output
     assert _releases(tmp_path) == ["xrechnung-2.7.0"]
-    listed = {r["id"]: r for r in json.loads(run("rules", "--json").output)}
+    listed = {r["id"]: r for r in json.loads(rules_admin("rules", "--json").output)}
     assert listed["xrechnung-2.7.0"]["valid_from"] == "2027-02-01"
     assert listed["xrechnung-2.7.0"]["packs"]["xrechnung-ubl"]["official_rules"] == [
         "BR-DE-1", "BR-DE-15", "BR-DE-99"]
@@ -109,23 +91,23 @@ def test_an_official_archive_takes_effect_with_lagging_rules_on_the_official_eng
     start, end = text.index("<cac:PaymentMeans>"), text.rindex("</cac:PaymentMeans>")
     sample = tmp_path / "sample.xml"
     sample.write_text(text[:start] + text[end + len("</cac:PaymentMeans>"):], encoding="utf-8")
-    out = run("validate", str(sample), "-f", "json", "--release", "xrechnung-2.7.0")
+    out = rules_admin("validate", str(sample), "-f", "json", "--release", "xrechnung-2.7.0")
     report = json.loads(out.output)[0]
     levels = {f["rule_id"]: f["level"] for f in report["findings"]}
     assert report["release"] == "xrechnung-2.7.0"
     assert levels.get("BR-DE-1") == "warning" and levels.get("BR-DE-15") == "error"
-    before = json.loads(run("validate", str(sample), "-f", "json", "--release",
+    before = json.loads(rules_admin("validate", str(sample), "-f", "json", "--release",
                             "xrechnung-2.5").output)[0]
     assert {f["rule_id"]: f["level"] for f in before["findings"]}.get("BR-DE-1") == "error"
     assert "BR-DE-15" not in {f["rule_id"] for f in before["findings"]}
 
 
 def test_a_compiled_archive_runs_wholly_on_its_own_stylesheets(
-        run, tmp_path: Path, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+        rules_admin, tmp_path: Path, corpus: Path) -> None:  # type: ignore[no-untyped-def]
     zipped = _archive(tmp_path / "xrechnung-3.0.2-schematron-2.7.0.zip", corpus, compiled=True)
-    added = run("rules", "add", str(zipped))
+    added = rules_admin("rules", "add", str(zipped))
     assert added.exit_code == 0, added.output
-    packs = {r["id"]: r for r in json.loads(run("rules", "--json").output)}[
+    packs = {r["id"]: r for r in json.loads(rules_admin("rules", "--json").output)}[
         "xrechnung-2.7.0"]["packs"]
     assert packs["xrechnung-ubl"]["engine"] == "official"
     assert packs["xrechnung-ubl"]["artefact"].endswith("XRechnung-UBL-validation.xsl")
@@ -139,7 +121,7 @@ def test_a_compiled_archive_runs_wholly_on_its_own_stylesheets(
     ("no-ubl", "no XRechnung-UBL-validation.sch or .xsl in the archive"),
 ])
 def test_a_broken_archive_is_refused_and_nothing_stays(
-        run, tmp_path: Path, corpus: Path, broken: str,  # type: ignore[no-untyped-def]
+        rules_admin, tmp_path: Path, corpus: Path, broken: str,  # type: ignore[no-untyped-def]
         message: str) -> None:
     path = tmp_path / "xrechnung-3.0.2-schematron-2.7.0.zip"
     if broken == "xpath":
@@ -153,20 +135,20 @@ def test_a_broken_archive_is_refused_and_nothing_stays(
     else:
         with zipfile.ZipFile(path, "w") as archive:
             archive.writestr("CHANGELOG.md", CHANGELOG)
-    refused = run("rules", "add", str(path))
+    refused = rules_admin("rules", "add", str(path))
     assert refused.exit_code == 2 and message in " ".join(refused.output.split()), refused.output
     assert _releases(tmp_path) == []  # neither the release nor its staging folder
 
 
-def test_adding_needs_an_admin(run, tmp_path: Path,  # type: ignore[no-untyped-def]
+def test_adding_needs_an_admin(rules_admin, tmp_path: Path,  # type: ignore[no-untyped-def]
                                corpus: Path) -> None:
-    run("staff", "add", "nobody-else", "--name", "X", "--role", "viewer")
+    rules_admin("staff", "add", "nobody-else", "--name", "X", "--role", "viewer")
     zipped = _archive(tmp_path / "xrechnung-3.0.2-schematron-2.7.0.zip", corpus)
     from einvoice.approval import identity
     original = identity.os_login
     try:
         identity.os_login = lambda: "nobody-else"  # type: ignore[assignment]
-        refused = run("rules", "add", str(zipped))
+        refused = rules_admin("rules", "add", str(zipped))
     finally:
         identity.os_login = original  # type: ignore[assignment]
     assert refused.exit_code == 3 and _releases(tmp_path) == []

@@ -205,6 +205,6 @@ def rulebook_for(settings: Settings) -> Rulebook:
 
 
 def forget() -> None:
-    """Drop cached rulebooks and compiled packs (after ``rules add`` in the same process)."""
+    """Drop cached rulebooks (after ``rules add`` in the same process). Compiled packs stay:
+    they are keyed by their artefact file's path, time and size, so new files make new ones."""
     _cached.cache_clear()
-    _built.cache_clear()
