@@ -200,8 +200,11 @@ def ctx(settings: Settings) -> Iterator[Context]:
     context.close()
 
 
+Cli = Callable[..., Result]  # the CLI as the rules_admin fixture gives it
+
+
 @pytest.fixture
-def rules_admin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Result]]:
+def rules_admin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
     """The CLI on a data folder of its own that the running account initialised (so it is the
     admin `rules add` needs), with the rulebooks of earlier tests forgotten before and after."""
     from einvoice.cli import app

@@ -19,6 +19,7 @@ from einvoice.validation.official.compiler import compile_schematron
 from einvoice.validation.releases import BUILTIN_RELEASES, load_release
 from einvoice.validation.scenarios import BUILTIN_SCENARIOS, load_scenarios
 from einvoice.validation.xsd import XSD_DIR
+from tests.conftest import Cli
 
 XR = "urn:cen.eu:en16931:2017#compliant#urn:xeinkauf.de:kosit:xrechnung_3.0"
 TOKENS = {"@xrechnung.spec.id@": XR,
@@ -164,14 +165,14 @@ def bad_unit(tmp_path: Path, corpus: Path) -> Path:
     return sample
 
 
-def br_cl_23(rules_admin, sample: Path, release: str) -> tuple[str, set[str], str]:  # type: ignore[no-untyped-def]
+def br_cl_23(rules_admin: Cli, sample: Path, release: str) -> tuple[str, set[str], str]:
     out = rules_admin("validate", str(sample), "-f", "json", "--release", release)
     (report,) = json.loads(out.output)
     found = [f for f in report["findings"] if f["rule_id"] == "BR-CL-23"]
     return report["verdict"], {f["level"] for f in found}, " ".join(f["message"] for f in found)
 
 
-def test_the_validator_configuration_takes_effect(rules_admin, tmp_path: Path,  # type: ignore[no-untyped-def]
+def test_the_validator_configuration_takes_effect(rules_admin: Cli, tmp_path: Path,
                                                   corpus: Path) -> None:
     added = rules_admin("rules", "add", str(config_archive(tmp_path / CONFIG, corpus)))
     assert added.exit_code == 0, added.output
@@ -200,7 +201,7 @@ def test_the_validator_configuration_takes_effect(rules_admin, tmp_path: Path,  
     assert (verdict, levels) == ("accept", {"warning"}) and MARK not in message
 
 
-def test_both_archives_together_as_one_folder(rules_admin, tmp_path: Path,  # type: ignore[no-untyped-def]
+def test_both_archives_together_as_one_folder(rules_admin: Cli, tmp_path: Path,
                                               corpus: Path) -> None:
     folder = tmp_path / "kosit"
     folder.mkdir()
@@ -223,8 +224,8 @@ def test_both_archives_together_as_one_folder(rules_admin, tmp_path: Path,  # ty
     ("shape", "scenario 'EN16931 (CII)': cannot take the match expression"),
     ("tokens", "unsubstituted build token"),
 ])
-def test_a_configuration_we_cannot_read_is_refused_and_nothing_stays(  # type: ignore[no-untyped-def]
-        rules_admin, tmp_path: Path, corpus: Path, change: str, message: str) -> None:
+def test_a_configuration_we_cannot_read_is_refused_and_nothing_stays(
+        rules_admin: Cli, tmp_path: Path, corpus: Path, change: str, message: str) -> None:
     if change == "shape":
         text = kosit_xml(corpus)
         old = "ram:ID/text() = 'urn:cen.eu:en16931:2017'])"

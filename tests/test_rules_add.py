@@ -13,6 +13,7 @@ import pytest
 
 from einvoice.validation.official.compiler import compile_schematron
 from einvoice.validation.releases import BUILTIN_RELEASES
+from tests.conftest import Cli
 
 SOURCES = BUILTIN_RELEASES / "xrechnung-2.5" / "official"
 UBL = "ubl/XRechnung-UBL-validation.sch"
@@ -73,7 +74,7 @@ def _releases(tmp_path: Path) -> list[str]:
 
 
 def test_an_official_archive_takes_effect_with_lagging_rules_on_the_official_engine(
-        rules_admin, tmp_path: Path, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+        rules_admin: Cli, tmp_path: Path, corpus: Path) -> None:
     zipped = _archive(tmp_path / "xrechnung-3.0.2-schematron-2.7.0.zip", corpus)
     added = rules_admin("rules", "add", str(zipped))
     assert added.exit_code == 0, added.output
@@ -103,7 +104,7 @@ def test_an_official_archive_takes_effect_with_lagging_rules_on_the_official_eng
 
 
 def test_a_compiled_archive_runs_wholly_on_its_own_stylesheets(
-        rules_admin, tmp_path: Path, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+        rules_admin: Cli, tmp_path: Path, corpus: Path) -> None:
     zipped = _archive(tmp_path / "xrechnung-3.0.2-schematron-2.7.0.zip", corpus, compiled=True)
     added = rules_admin("rules", "add", str(zipped))
     assert added.exit_code == 0, added.output
@@ -121,7 +122,7 @@ def test_a_compiled_archive_runs_wholly_on_its_own_stylesheets(
     ("no-ubl", "no XRechnung-UBL-validation.sch or .xsl in the archive"),
 ])
 def test_a_broken_archive_is_refused_and_nothing_stays(
-        rules_admin, tmp_path: Path, corpus: Path, broken: str,  # type: ignore[no-untyped-def]
+        rules_admin: Cli, tmp_path: Path, corpus: Path, broken: str,
         message: str) -> None:
     path = tmp_path / "xrechnung-3.0.2-schematron-2.7.0.zip"
     if broken == "xpath":
@@ -140,15 +141,15 @@ def test_a_broken_archive_is_refused_and_nothing_stays(
     assert _releases(tmp_path) == []  # neither the release nor its staging folder
 
 
-def test_adding_needs_an_admin(rules_admin, tmp_path: Path,  # type: ignore[no-untyped-def]
+def test_adding_needs_an_admin(rules_admin: Cli, tmp_path: Path,
                                corpus: Path) -> None:
     rules_admin("staff", "add", "nobody-else", "--name", "X", "--role", "viewer")
     zipped = _archive(tmp_path / "xrechnung-3.0.2-schematron-2.7.0.zip", corpus)
     from einvoice.approval import identity
     original = identity.os_login
     try:
-        identity.os_login = lambda: "nobody-else"  # type: ignore[assignment]
+        identity.os_login = lambda: "nobody-else"
         refused = rules_admin("rules", "add", str(zipped))
     finally:
-        identity.os_login = original  # type: ignore[assignment]
+        identity.os_login = original
     assert refused.exit_code == 3 and _releases(tmp_path) == []
