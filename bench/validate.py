@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import statistics
 import time
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from lxml import etree
@@ -103,18 +104,38 @@ def steps(data: bytes) -> list[tuple[str, float]]:
 
 
 def big_invoice(lines: int) -> bytes:
-    """A UBL XRechnung invoice with ``lines`` copies of its first line (totals not adjusted:
-    the point is the cost of the rules, not the verdict)."""
+    """A valid UBL XRechnung invoice with ``lines`` lines: the suite invoice's lines, then
+    copies of its first one, with the VAT breakdown and the totals made to match."""
     tree = etree.parse(str(CORPUS / "xrechnung-testsuite/business-cases/standard/"
                                     "01.01a-INVOICE_ubl.xml"))
     root = tree.getroot()
-    ns = "{urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2}"
-    first = root.find(f"{ns}InvoiceLine")
-    assert first is not None
-    for i in range(lines - 1):
+    cac = "{urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2}"
+    cbc = "{urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2}"
+    present = root.findall(f"{cac}InvoiceLine")
+    first = present[0]
+    last = present[-1]
+    for i in range(len(present), lines):
         copy = etree.fromstring(etree.tostring(first))
-        copy[0].text = str(i + 2)
-        root.append(copy)
+        copy[0].text = str(i + 1)
+        copy.tail = first.tail
+        last.addnext(copy)
+        last = copy
+    net = sum((Decimal(line.findtext(f"{cbc}LineExtensionAmount") or "0")
+               for line in root.iterfind(f"{cac}InvoiceLine")), Decimal(0))
+    (subtotal,) = root.findall(f"{cac}TaxTotal/{cac}TaxSubtotal")  # the template has one rate
+    rate = Decimal(subtotal.findtext(f"{cac}TaxCategory/{cbc}Percent") or "0")
+    tax = (net * rate / 100).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    amounts = {f"{cac}TaxTotal/{cbc}TaxAmount": tax,
+               f"{cac}TaxTotal/{cac}TaxSubtotal/{cbc}TaxableAmount": net,
+               f"{cac}TaxTotal/{cac}TaxSubtotal/{cbc}TaxAmount": tax,
+               f"{cac}LegalMonetaryTotal/{cbc}LineExtensionAmount": net,
+               f"{cac}LegalMonetaryTotal/{cbc}TaxExclusiveAmount": net,
+               f"{cac}LegalMonetaryTotal/{cbc}TaxInclusiveAmount": net + tax,
+               f"{cac}LegalMonetaryTotal/{cbc}PayableAmount": net + tax}
+    for path, amount in amounts.items():
+        element = root.find(path)
+        assert element is not None, path
+        element.text = str(amount)
     return etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
 
 
