@@ -1,6 +1,6 @@
 """Drop-folder ingest throughput: N invoices made from corpus files (unique numbers).
 
-    python3 -m bench.ingest [--count 10000] [--database-url URL] [--workers N] [--json]
+    python3 bench/ingest.py [--count 10000] [--database-url URL] [--workers N] [--json]
 
 Prints invoices per second (whole run, and steady: without the first tenth) and peak memory
 (RSS) of the ingesting process as a table, or as one JSON line (``bench/run.py`` reads it).
@@ -8,13 +8,18 @@ Prints invoices per second (whole run, and steady: without the first tenth) and 
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make ``bench`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import argparse
 import itertools
 import json
 import resource
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from lxml import etree
