@@ -25,6 +25,7 @@ import platform
 import subprocess
 import tempfile
 import time
+import traceback
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -36,6 +37,7 @@ from bench.procs import ROOT
 from bench.routes import (
     Jvm,
     NativeRoute,
+    OfficialRoute,
     SaxoncheRoute,
     compile_driver,
     jvm_missing,
@@ -104,21 +106,12 @@ def main() -> None:
         for section in only:
             console.log(f"section {section} …")
             start = time.perf_counter()
-            if section == "warm":
-                rows += warm_section(native, routes, classes, mode, meta)
-            elif section == "large":
-                rows += large.rows(large.measure(list(mode.sizes), mode.large_repeats, folder,
-                                                 classes, routes))
-            elif section == "startup":
-                rows += startup.startup_rows(startup.measure_startup(
-                    mode.startup_repeats, folder / "data", classes, routes))
-            elif section == "list":
-                child, printed = startup.measure_list(mode.list_count, folder / "list")
-                rows += startup.list_rows(child, printed, mode.list_count)
-            else:
-                runs = throughput.measure(mode.ingest_count)
-                meta["ingest"] = runs
-                rows += throughput.rows(runs, mode.ingest_count)
+            try:
+                rows += measure_section(section, native, routes, classes, mode, folder, meta)
+            except Exception as exc:  # one broken section must not cost the others' numbers
+                meta.setdefault("errors", {})[section] = traceback.format_exc()
+                console.log(f"section {section} failed: {exc!r}")
+                rows.append(Row(section, "not measured", "", note=f"failed: {exc!r}"[:120]))
             meta["seconds"][section] = round(time.perf_counter() - start, 1)
     meta["load_after"] = os.getloadavg()
     title = (f"einvoice {meta['commit']} vs the official route ({meta['mode']} run, release "
@@ -132,11 +125,34 @@ def main() -> None:
                         f"number of findings on {agreed['saxonche_jvm_same_findings']}")
     if meta["jvm_missing"]:
         Console().print(f"JVM route not measured: {meta['jvm_missing']}")
+    for section, error in meta.get("errors", {}).items():
+        Console(stderr=True).print(f"section {section} failed:\n{error}")
+    if meta.get("errors"):
+        sys.exit(1)
     if args.json:
         args.json.write_text(json.dumps(report(rows, meta), indent=2) + "\n", encoding="utf-8")
 
 
-def warm_section(native: NativeRoute, routes: dict[str, Any], classes: Path | None,
+def measure_section(section: str, native: NativeRoute, routes: dict[str, OfficialRoute],
+                    classes: Path | None, mode: Mode, folder: Path,
+                    meta: dict[str, Any]) -> list[Row]:
+    if section == "warm":
+        return warm_section(native, routes, classes, mode, meta)
+    if section == "large":
+        return large.rows(large.measure(list(mode.sizes), mode.large_repeats, folder, classes,
+                                        routes))
+    if section == "startup":
+        return startup.startup_rows(startup.measure_startup(
+            mode.startup_repeats, folder / "data", classes, routes))
+    if section == "list":
+        child, printed = startup.measure_list(mode.list_count, folder / "list")
+        return startup.list_rows(child, printed, mode.list_count)
+    runs = throughput.measure(mode.ingest_count)
+    meta["ingest"] = runs
+    return throughput.rows(runs, mode.ingest_count)
+
+
+def warm_section(native: NativeRoute, routes: dict[str, OfficialRoute], classes: Path | None,
                  mode: Mode, meta: dict[str, Any]) -> list[Row]:
     files = warm.suite_files()
     saxonche = SaxoncheRoute(routes)
