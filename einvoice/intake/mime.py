@@ -3,7 +3,9 @@
 Pure stdlib ``email`` (policy ``default``), no network, no database. The parser is lenient and
 records defects instead of raising; a message whose structure is broken (or that makes the
 parser fail outright) gets a ``problem`` so that intake records it as failed instead of
-guessing, while every candidate that could still be taken out is kept.
+guessing, while every candidate that could still be taken out is kept. A message with more
+multipart containers than ``MAX_MULTIPARTS`` is not taken apart at all (only its headers are
+read): parsing nested ones costs time for every line at every level.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from __future__ import annotations
 import email
 import email.errors
 import email.policy
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage, Message
+from email.parser import BytesHeaderParser
 from email.utils import parseaddr, parsedate_to_datetime
 from pathlib import PurePosixPath
 
@@ -38,6 +42,11 @@ STRUCTURAL_DEFECTS = (
     email.errors.InvalidBase64LengthDefect,
 )
 EXTENSIONS = {Container.PDF: ".pdf", Container.ZIP: ".zip", Container.XML: ".xml"}
+# The stdlib parser checks every line against the boundary of each enclosing multipart: nested
+# containers make a message cost (lines x depth) to parse: 900 levels and 40,000 short lines,
+# 180 kB, took 4.6 s. Counting the boundary parameters bounds the depth before parsing.
+MAX_MULTIPARTS = 50
+_BOUNDARY = re.compile(rb"boundary\s*=", re.IGNORECASE)
 
 
 @dataclass
@@ -56,19 +65,28 @@ def parse(raw: bytes, max_xml_bytes: int) -> Letter:
     """Metadata and candidates of a raw message; never raises on hostile input."""
     letter = Letter()
     try:
-        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        containers = sum(1 for _ in _BOUNDARY.finditer(raw))
+        if containers > MAX_MULTIPARTS:
+            msg = BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
+            letter.problem = (f"malformed MIME: {containers} multipart containers, more than "
+                              f"{MAX_MULTIPARTS}: refused, nothing unpacked")
+        else:
+            msg = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(msg, EmailMessage)
         letter.sender = _address(_header(msg, "From"))
         letter.subject = _header(msg, "Subject")
         letter.message_id = _header(msg, "Message-ID")
         letter.date = _date(_header(msg, "Date"))
+        if letter.problem is not None:
+            return letter
         defects: list[str] = []
         for index, part in enumerate(msg.walk()):
-            defects += [f"{type(d).__name__}: {d}" for d in part.defects
-                        if isinstance(d, STRUCTURAL_DEFECTS)]
             candidate = _candidate(part, index, max_xml_bytes)
             if candidate is not None:
                 letter.parts.append(candidate)
+            # after decoding: a transfer encoding's defects (broken base64) are found only then
+            defects += [f"{type(d).__name__}: {d}" for d in part.defects
+                        if isinstance(d, STRUCTURAL_DEFECTS)]
         if defects:
             letter.problem = "malformed MIME: " + "; ".join(dict.fromkeys(defects))
     except Exception as exc:  # the stdlib parser raises assorted errors on hostile input
