@@ -3,13 +3,15 @@ office, pay-by, Skonto)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Protocol
 
+from einvoice.lifecycle.binding import UNCLEARED
 from einvoice.lifecycle.keys import name_key, number_key, vat_key
-from einvoice.lifecycle.machine import Status
+from einvoice.lifecycle.machine import NOT_ORIGINALS, Status
 from einvoice.model import Invoice
 from einvoice.validation.findings import Verdict
 from einvoice.validation.leitweg import office_for
@@ -62,6 +64,42 @@ def duplicate_key(model: Invoice) -> DuplicateKey | None:
     if seller is None or number is None or gross is None:
         return None
     return DuplicateKey(seller, number, model.type_code, gross)
+
+
+class EarlierCopy(Protocol):
+    """An invoice already stored (or decided earlier in the same batch): what decides whether
+    it is the original of a new one."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def seller_key(self) -> str: ...
+    @property
+    def number_key(self) -> str: ...
+    @property
+    def type_code(self) -> str | None: ...
+    @property
+    def gross_total(self) -> Decimal | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def unbound(self) -> bool: ...
+    @property
+    def duplicate_of(self) -> int | None: ...
+
+
+def original_among(key: DuplicateKey, earlier: Iterable[EarlierCopy], held: bool) -> int | None:
+    """The original a new invoice with ``key`` is a copy of: the first (lowest id) earlier
+    invoice with the same seller and number keys, type and gross total that is not itself a
+    duplicate and not in a status after which a resent invoice is new (``NOT_ORIGINALS``). An
+    unbound invoice not yet cleared by a person (``UNCLEARED``) is the original only of another
+    ``held`` one: a forgery never makes the genuine supplier's invoice a duplicate."""
+    found = [copy.id for copy in earlier
+             if (copy.seller_key, copy.number_key, copy.type_code, copy.gross_total)
+             == (key.seller_key, key.number_key, key.type_code, key.gross_total)
+             and copy.duplicate_of is None and copy.status not in NOT_ORIGINALS
+             and (held or not copy.unbound or copy.status not in UNCLEARED)]
+    return min(found, default=None)
 
 
 def pay_by(model: Invoice, payment_days: int) -> date | None:

@@ -8,7 +8,7 @@ Order of work is what makes "nothing lost, nothing twice" hold under crashes:
    quarantined case of its original, nothing more unpacked;
 3. every document is persisted in its own transaction (the submission row with the first one),
    unique by its SHA-256, so a re-run after kill -9 skips what was committed and finishes the
-   rest.
+   rest (``batch.ingest_batch`` writes many single-document submissions in one).
 Besides the original only what was read as an invoice is archived: anything else in a
 submission can be unpacked from its original again, so a bomb of junk costs no disk.
 """
@@ -29,7 +29,7 @@ from einvoice.formats.reader import Reading, read_document
 from einvoice.formats.ziparchive import Budget, Opened, open_zip
 from einvoice.lifecycle import Status
 from einvoice.pipeline import quota
-from einvoice.pipeline.persist import persist_leaf
+from einvoice.pipeline.persist import Leaf, persist_leaf
 from einvoice.store import records
 from einvoice.store.archive import sha256_hex
 from einvoice.store.records import Outcome, SubmissionRef
@@ -99,7 +99,8 @@ def examine(data: bytes, settings: Settings, name: str | None = None,
     return Examined(reading, report)
 
 
-def _reference(sub: Submission, digest: str, kept: bool = True) -> SubmissionRef:
+def reference(sub: Submission, digest: str, kept: bool = True) -> SubmissionRef:
+    """The submission row's values, to be inserted with its first document."""
     return SubmissionRef(digest, {
         "size": len(sub.data), "channel": sub.channel, "filename": sub.filename,
         "sender": sub.sender, "subject": sub.subject, "message_id": sub.message_id,
@@ -113,8 +114,13 @@ def _admit(ctx: Context, sub: Submission) -> tuple[str, str | None]:
     if len(sub.data) > limit:
         raise TooLarge(f"submission of {len(sub.data)} bytes exceeds the limit of {limit} bytes")
     digest = sha256_hex(sub.data)
-    return digest, quota.refusal(ctx, digest, len(sub.data), sub.supplier_id, sub.sender,
-                                 sub.channel, sub.received_at)
+    return digest, quota.refusal(ctx, arrival(sub, digest))
+
+
+def arrival(sub: Submission, digest: str) -> quota.Arrival:
+    """What the quota needs to know of a submission."""
+    return quota.Arrival(digest, len(sub.data), sub.supplier_id, sub.sender, sub.channel,
+                         sub.received_at)
 
 
 def _budget(settings: Settings) -> Budget:
@@ -140,7 +146,7 @@ def ingest(ctx: Context, sub: Submission, examined: Examined | None = None) -> I
     if refusal is not None:
         raise QuotaExceeded(refusal)
     ctx.archive.put(sub.data)
-    ref = _reference(sub, digest)
+    ref = reference(sub, digest)
     outcomes: list[Outcome] = []
     try:
         zipped = _open(sub.data, _budget(ctx.settings))
@@ -163,7 +169,7 @@ def ingest_parts(ctx: Context, sub: Submission, parts: Sequence[tuple[str | None
     digest, refusal = _admit(ctx, sub)
     if refusal is None:
         ctx.archive.put(sub.data)
-    ref = _reference(sub, digest, kept=refusal is None)
+    ref = reference(sub, digest, kept=refusal is None)
     outcomes: list[Outcome] = []
     opened: list[tuple[str | None, bytes, Opened | None]] = []
     budget = _budget(ctx.settings)
@@ -217,8 +223,8 @@ def _leaf(ctx: Context, ref: SubmissionRef, parent_id: int | None, name: str | N
     xml_sha = None
     if reading.xml is not None and (taken or reading.xml is data):
         xml_sha = digest if reading.xml is data else ctx.archive.put(reading.xml)
-    outcomes.append(persist_leaf(ctx.engine, ref, parent_id, name, len(data), digest, reading,
-                                 examined.report, xml_sha, ctx.settings))
+    leaf = Leaf(parent_id, name, len(data), digest, reading, examined.report, xml_sha)
+    outcomes.append(persist_leaf(ctx.engine, ref, leaf, ctx.settings))
 
 
 def _read(data: bytes, max_xml_bytes: int) -> Reading:

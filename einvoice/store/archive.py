@@ -13,10 +13,11 @@ import os
 import stat
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from einvoice.errors import NotFound
-from einvoice.store.durable import fsync_dir, make_dirs
+from einvoice.store.durable import all_at_once, fsync_dir, make_dirs
 
 TMP_PREFIX = ".tmp-"
 TMP_GRACE_SECONDS = 3600.0  # far longer than writing the largest original takes
@@ -40,11 +41,29 @@ class Archive:
 
     def put(self, data: bytes) -> str:
         """Store the bytes durably (temp file, fsync, rename, fsync folder); return the digest."""
-        digest = sha256_hex(data)
+        return self.put_many([data])[0]
+
+    def put_many(self, blobs: Sequence[bytes]) -> list[str]:
+        """Store several originals durably; their digests, in order. New folders are made
+        durable in their parents first; each new file is written and fsynced under a temp name
+        and renamed, then every folder that got a new file is fsynced once; the fsyncs run side
+        by side (``durable.all_at_once``), so a batch waits for a few journal commits instead
+        of one per file. Nothing is stored for sure before this returns."""
+        digests = [sha256_hex(data) for data in blobs]
+        new = {digest: data for digest, data in zip(digests, blobs, strict=True)
+               if not self.path_for(digest).exists()}
+        created: dict[Path, None] = {}  # the parents of new folders, top down
+        for digest in new:
+            created.update(dict.fromkeys(make_dirs(self.path_for(digest).parent, sync=False)))
+        all_at_once(fsync_dir, created)
+        all_at_once(self._write, new.items())
+        all_at_once(fsync_dir, sorted({self.path_for(digest).parent for digest in new}))
+        return digests
+
+    def _write(self, item: tuple[str, bytes]) -> None:
+        """One file written and fsynced under a temp name, then renamed to its digest."""
+        digest, data = item
         target = self.path_for(digest)
-        if target.exists():
-            return digest
-        make_dirs(target.parent)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TMP_PREFIX)
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -56,8 +75,6 @@ class Archive:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        fsync_dir(target.parent)
-        return digest
 
     def get(self, digest: str) -> bytes:
         try:

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+SYNC_THREADS = 8  # fsyncs waiting at once share the file system's journal commits
 
 
 def fsync_dir(path: Path) -> None:
@@ -15,16 +21,34 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def make_dirs(path: Path) -> None:
-    """Create ``path`` and missing parents, each new entry made durable in its parent (a folder
-    created just before a power cut may otherwise vanish with the files renamed into it)."""
+def make_dirs(path: Path, sync: bool = True) -> list[Path]:
+    """Create ``path`` and missing parents; the parents that got a new entry, top down. With
+    ``sync`` each new entry is made durable at once (a folder created just before a power cut may
+    otherwise vanish with the files renamed into it); without, the caller fsyncs the folders
+    returned before anything in them counts as written."""
     missing = []
     while not path.exists():
         missing.append(path)
         path = path.parent
     for folder in reversed(missing):
         folder.mkdir(exist_ok=True)
-        fsync_dir(folder.parent)
+        if sync:
+            fsync_dir(folder.parent)
+    return [folder.parent for folder in reversed(missing)]
+
+
+def all_at_once(work: Callable[[T], None], items: Iterable[T]) -> None:
+    """``work`` on every item, up to ``SYNC_THREADS`` at a time (fsync releases the GIL, and
+    the file system commits the waiting fsyncs together); the first error is raised once all
+    have ended."""
+    todo = list(items)
+    if len(todo) < 2:
+        for item in todo:
+            work(item)
+        return
+    with ThreadPoolExecutor(min(SYNC_THREADS, len(todo))) as pool:
+        for _ in pool.map(work, todo):
+            pass
 
 
 def write_file(path: Path, data: bytes) -> None:

@@ -2,6 +2,8 @@
 
 PostgreSQL: a session advisory lock on a connection of its own (released when the block ends,
 or by the server when the process dies). SQLite: ``flock`` on a file under ``data_dir/locks``.
+``claim`` takes many such locks at once without waiting (work items such as drop-folder files
+shared by the workers of several services); ``take_turn`` one for the rest of a transaction.
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from sqlalchemy import Engine, text
+from sqlalchemy import BigInteger, Connection, Engine, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
 
 
 def lock_key(name: str) -> int:
@@ -54,3 +57,36 @@ def named_lock(engine: Engine, folder: Path, name: str, *, wait: bool) -> Iterat
             yield True
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+_XACT_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+
+
+def take_turn(conn: Connection, name: str) -> None:
+    """PostgreSQL: wait for and hold the lock ``name`` until the caller's transaction ends (a
+    short stretch several writers must not run at once, such as appending to the audit chain).
+    SQLite runs one writer at a time anyway."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_XACT_LOCK, {"k": lock_key(name)})
+
+
+_CLAIM = text("SELECT k FROM unnest(:keys) AS k WHERE pg_try_advisory_lock(k)").bindparams(
+    bindparam("keys", type_=ARRAY(BigInteger)))
+_RELEASE = text("SELECT pg_advisory_unlock(k) FROM unnest(:keys) AS k").bindparams(
+    bindparam("keys", type_=ARRAY(BigInteger)))
+
+
+def claim(conn: Connection, names: Sequence[str]) -> list[str]:
+    """PostgreSQL: take the lock of every name that no other session holds, without waiting;
+    the names taken, in order. They stay held by ``conn`` until ``release`` or until its
+    session ends (the process died): ``conn`` should be in autocommit mode, a connection that
+    does nothing else."""
+    keys = {lock_key(name): name for name in names}
+    got = {row[0] for row in conn.execute(_CLAIM, {"keys": list(keys)})}
+    return [name for key, name in keys.items() if key in got]
+
+
+def release(conn: Connection, names: Sequence[str]) -> None:
+    """Give back locks ``claim`` took on ``conn``."""
+    if names:
+        conn.execute(_RELEASE, {"keys": [lock_key(name) for name in names]}).all()

@@ -8,20 +8,18 @@ same bytes at the same time, finds the committed row instead of writing a second
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, bindparam, insert, text
+from sqlalchemy import Connection, Engine, bindparam, insert
 from sqlalchemy import select as sa_select
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import Session, SQLModel, col, or_, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlmodel import Session, SQLModel, col, select
 
 from einvoice.model import Invoice as InvoiceModel
 from einvoice.store import retry
 from einvoice.store import tables as t
 from einvoice.store.db import session_scope
-from einvoice.store.types import ExactDecimal
 
 T = TypeVar("T")
 _INSERTS: dict[type[SQLModel], Any] = {}
@@ -106,6 +104,20 @@ def unique_write(engine: Engine, write: Callable[[Session], T], find: Callable[[
     raise RuntimeError("unique write kept conflicting")  # pragma: no cover
 
 
+def in_session(engine: Engine, write: Callable[[Session], T]) -> T:
+    """``write`` in a transaction of its own, run again after a pause while it conflicts with
+    another writer (``retry.is_conflict``); any other error, or the last conflict, is raised."""
+    for attempt in range(retry.ATTEMPTS):
+        try:
+            with session_scope(engine) as s:
+                return write(s)
+        except DBAPIError as exc:
+            if not retry.is_conflict(exc) or attempt == retry.ATTEMPTS - 1:
+                raise
+            retry.pause(attempt)
+    raise AssertionError("ATTEMPTS is positive")
+
+
 def submission_id(engine: Engine, ref: SubmissionRef) -> int:
     """The committed id of the submission (for containers, which need it before any leaf)."""
     if ref.id is None:
@@ -146,23 +158,52 @@ def container(engine: Engine, ref: SubmissionRef, parent_id: int | None, name: s
     return unique_write(engine, write, lambda: _find_document(engine, digest))
 
 
-_KNOWN = (
-    sa_select(col(t.Document.id), col(t.Document.kind), col(t.Document.filename),
-              col(t.Invoice.id), col(t.Invoice.status), col(t.Invoice.error))
+_KNOWN_MANY = (
+    sa_select(col(t.Document.sha256), col(t.Document.id), col(t.Document.kind),
+              col(t.Document.filename), col(t.Invoice.id), col(t.Invoice.status),
+              col(t.Invoice.error))
     .join(t.Invoice, col(t.Invoice.document_id) == col(t.Document.id))
-    .where(col(t.Document.sha256) == bindparam("sha"))
+    .where(col(t.Document.sha256).in_(bindparam("shas", expanding=True)))
 )
+_SUBMISSIONS_MANY = sa_select(col(t.Submission.sha256), col(t.Submission.id)).where(
+    col(t.Submission.sha256).in_(bindparam("shas", expanding=True)))
+_CHUNK = 500  # values per IN list: far below every driver's limit of bound parameters
 
 
 def known_outcome(engine: Engine, digest: str, name: str | None) -> Outcome | None:
     """The outcome of a leaf document already committed, if any."""
     with engine.connect() as conn:
-        row = conn.execute(_KNOWN, {"sha": digest}).first()
-    if row is None:
-        return None
-    doc_id, kind, filename, inv_id, status, error = row
-    assert doc_id is not None and inv_id is not None
-    return Outcome(doc_id, inv_id, kind, status, name or filename, error, False)
+        found = known_outcomes(conn, [digest])
+    return _named(found[digest], name) if digest in found else None
+
+
+def _named(known: Outcome, name: str | None) -> Outcome:
+    return replace(known, filename=name or known.filename)
+
+
+def known_outcomes(conn: Connection, digests: Iterable[str]) -> dict[str, Outcome]:
+    """The outcomes of the leaf documents among ``digests`` already committed, by digest
+    (``new`` False; the file name is the one first stored)."""
+    wanted = sorted(set(digests))
+    found: dict[str, Outcome] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        rows = conn.execute(_KNOWN_MANY, {"shas": wanted[start:start + _CHUNK]})
+        for sha, doc_id, kind, filename, inv_id, status, error in rows:
+            assert doc_id is not None and inv_id is not None
+            found[sha] = Outcome(doc_id, inv_id, kind, status, filename, error, False)
+    return found
+
+
+def submission_ids(conn: Connection, digests: Iterable[str]) -> dict[str, int]:
+    """The ids of the submissions among ``digests`` already stored, by digest."""
+    wanted = sorted(set(digests))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        for sha, sub_id in conn.execute(_SUBMISSIONS_MANY,
+                                        {"shas": wanted[start:start + _CHUNK]}):
+            assert sub_id is not None
+            found[sha] = sub_id
+    return found
 
 
 def insert_lines(s: Session, invoice_id: int, model: InvoiceModel) -> None:
@@ -179,42 +220,6 @@ def insert_lines(s: Session, invoice_id: int, model: InvoiceModel) -> None:
 def insert_findings(s: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
         s.connection().execute(insert(t.Finding), [fitted(t.Finding, row) for row in rows])
-
-
-_ORIGINAL = (
-    select(t.Invoice.id)
-    .where(t.Invoice.seller_key == bindparam("seller_key"),
-           t.Invoice.number_key == bindparam("number_key"),
-           t.Invoice.gross_total == bindparam("gross_total", type_=ExactDecimal()),
-           col(t.Invoice.status).not_in(bindparam("excluded", expanding=True)),
-           or_(col(t.Invoice.unbound).is_(False),
-               col(t.Invoice.status).not_in(bindparam("unbound_excluded", expanding=True))),
-           col(t.Invoice.duplicate_of).is_(None))
-    .order_by(col(t.Invoice.id))
-    .limit(1)
-)
-
-
-_KEY_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
-
-
-def first_invoice(s: Session, *, seller_key: str, number_key: str, type_code: str | None,
-                  gross_total: Decimal, excluded: Iterable[str],
-                  unbound_excluded: Iterable[str]) -> int | None:
-    """The first invoice (not itself a duplicate, in none of the ``excluded`` statuses, and
-    not an unbound one in the ``unbound_excluded`` statuses) with these seller and number keys,
-    type and gross total, if any."""
-    type_match = (col(t.Invoice.type_code).is_(None) if type_code is None
-                  else t.Invoice.type_code == type_code)
-    if s.get_bind().dialect.name == "postgresql":
-        # two copies arriving at once would both find no original: the second waits here
-        # until the first commits (SQLite serialises writers by itself)
-        key = f"{seller_key}|{number_key}|{type_code}|{gross_total.normalize():f}"
-        s.connection().execute(_KEY_LOCK, {"key": key})
-    found = s.connection().execute(_ORIGINAL.where(type_match), {
-        "seller_key": seller_key, "number_key": number_key, "gross_total": gross_total,
-        "excluded": sorted(excluded), "unbound_excluded": sorted(unbound_excluded)}).scalar()
-    return found if isinstance(found, int) else None
 
 
 def supplier(s: Session, supplier_id: int | None) -> t.Supplier | None:
