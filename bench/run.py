@@ -26,7 +26,7 @@ import subprocess
 import tempfile
 import time
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from rich.console import Console
@@ -66,9 +66,12 @@ MODES = {"quick": Mode(2, 1, 2, (7000,), 1, 2, 5_000, 100),
 
 
 def git_commit() -> str:
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                          capture_output=True)
-    return done.stdout.strip() or "unknown"
+    """The commit measured, ``+dirty`` when tracked files differ from it."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                          capture_output=True).stdout.strip() or "unknown"
+    changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                             cwd=ROOT, text=True, capture_output=True).stdout.strip()
+    return f"{head}+dirty" if changed else head
 
 
 def main() -> None:
@@ -80,8 +83,10 @@ def main() -> None:
     ap.add_argument("--ingest-count", type=int, help="invoices per ingest run")
     args = ap.parse_args()
     mode = MODES["quick" if args.quick else "full"]
-    mode = Mode(**{**asdict(mode), **{k: v for k, v in (("list_count", args.list_count), (
-        "ingest_count", args.ingest_count)) if v is not None}})
+    if args.list_count is not None:
+        mode = replace(mode, list_count=args.list_count)
+    if args.ingest_count is not None:
+        mode = replace(mode, ingest_count=args.ingest_count)
     only = [s for s in args.only.split(",") if s]
     unknown = set(only) - set(SECTIONS)
     if unknown:
