@@ -124,7 +124,9 @@ def jvm_missing() -> str | None:
 
 def compile_driver(folder: Path) -> Path:
     """``Validate.java`` compiled into ``folder``; the class path to run it."""
-    subprocess.run(["javac", "-nowarn", "-cp", str(SAXON_JAR), "-d", str(folder), str(DRIVER)],
+    # the compiler's own JVM needs no optimising JIT for one file (about a third faster)
+    subprocess.run(["javac", "-J-XX:TieredStopAtLevel=1", "-J-XX:+UseSerialGC", "-nowarn",
+                    "-cp", str(SAXON_JAR), "-d", str(folder), str(DRIVER)],
                    check=True, capture_output=True)
     return folder
 
