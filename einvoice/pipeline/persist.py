@@ -32,7 +32,7 @@ from einvoice.store.types import utcnow
 from einvoice.validation.findings import Report
 
 SYSTEM = "einvoice"  # the actor of what the service does by itself
-AUDIT_CHAIN = "audit chain"  # the turn writers of ingest events take (``_append``)
+AUDIT_CHAIN = "audit chain"  # the turn writers of ingest events take (``_write``)
 
 
 @dataclass(frozen=True)
@@ -48,13 +48,19 @@ class Leaf:
     xml_sha: str | None
 
 
-@dataclass(frozen=True)
-class _Event:
-    """The ``ingest`` audit event of one new invoice, appended when the batch is written."""
+@dataclass
+class _New:
+    """A new leaf decided, and its rows as they are written."""
 
-    invoice_id: int
-    status: str
-    reason: str | None
+    ref: SubmissionRef
+    leaf: Leaf
+    case: dict[str, Any]  # the invoice row, without its document id yet
+    decision: IngestDecision
+    reason: str | None  # of its audit event
+    original: int | None = None  # stored before the batch
+    first: int | None = None  # else: the position in ``fresh`` of its original in the batch
+    document_id: int = 0
+    invoice_id: int = 0
 
 
 class _Suppliers:
@@ -78,22 +84,9 @@ class _Suppliers:
 
 
 def persist_leaf(engine: Engine, ref: SubmissionRef, leaf: Leaf, settings: Settings) -> Outcome:
-    """Document, invoice case, lines, findings and audit event of one leaf document."""
-
-    def write(s: Session) -> Outcome:
-        earlier = _earlier(s, [leaf])
-        ref.pending_id = ref.resolve(s)
-        outcome, event, _ = _write(s, ref, ref.pending_id, leaf, settings, earlier,
-                                   _Suppliers(s))
-        _append(s, [event])
-        return outcome
-
-    outcome = records.unique_write(engine, write,
-                                   lambda: records.known_outcome(engine, leaf.digest, leaf.name))
-    # a losing concurrent writer's submission row was rolled back: use the committed one
-    committed = ref.pending_id if outcome.new else None
-    ref.id = ref.id or committed or records.find_submission(engine, ref.digest)
-    return outcome
+    """Document, invoice case, lines, findings and audit event of one leaf document (and its
+    submission row with the first); ``ref.id`` is set to the committed submission."""
+    return persist_batch(engine, [(ref, leaf)], settings)[0]
 
 
 def persist_batch(engine: Engine, items: Sequence[tuple[SubmissionRef, Leaf]],
@@ -106,26 +99,32 @@ def persist_batch(engine: Engine, items: Sequence[tuple[SubmissionRef, Leaf]],
         conn = s.connection()
         known = records.known_outcomes(conn, [leaf.digest for _, leaf in items])
         sub_ids = records.submission_ids(conn, [ref.digest for ref, _ in items])
-        fresh = [leaf for _, leaf in items if leaf.digest not in known]
-        earlier, suppliers = _earlier(s, fresh), _Suppliers(s)
-        outcomes, events = [], []
+        missing = list({ref.digest: ref for ref, _ in items if ref.digest not in sub_ids}
+                       .values())
+        sub_ids |= dict(zip((ref.digest for ref in missing), records.insert_rows(
+            s, t.Submission, [{"sha256": ref.digest, **ref.values} for ref in missing]),
+            strict=True))
+        fresh, seen = [], set(known)
         for ref, leaf in items:
-            if ref.digest not in sub_ids:
-                sub_ids[ref.digest] = records.insert_row(
-                    s, t.Submission, {"sha256": ref.digest, **ref.values})
+            if leaf.digest not in seen:
+                seen.add(leaf.digest)
+                fresh.append((ref, leaf))
+        new = _decide(s, fresh, settings)
+        _write(s, new, sub_ids)
+        done: dict[str, Outcome] = dict(known)  # stored before, or earlier in this batch
+        by_digest = {n.leaf.digest: n for n in new}
+        outcomes = []
+        for ref, leaf in items:
             ref.pending_id = sub_ids[ref.digest]
-            if leaf.digest in known:
-                outcomes.append(replace(known[leaf.digest],
-                                        filename=leaf.name or known[leaf.digest].filename))
-                continue
-            outcome, event, copy = _write(s, ref, ref.pending_id, leaf, settings, earlier,
-                                          suppliers)
+            n = by_digest.pop(leaf.digest, None)
+            if n is None:
+                outcome = replace(done[leaf.digest],
+                                  filename=leaf.name or done[leaf.digest].filename)
+            else:
+                outcome = Outcome(n.document_id, n.invoice_id, leaf.reading.kind.value,
+                                  n.decision.status, leaf.name, n.case["error"], True)
+                done[leaf.digest] = replace(outcome, new=False)
             outcomes.append(outcome)
-            events.append(event)
-            known[leaf.digest] = replace(outcome, new=False)
-            if copy is not None:
-                earlier.append(copy)
-        _append(s, events)
         return outcomes
 
     outcomes = in_session(engine, write)
@@ -134,60 +133,78 @@ def persist_batch(engine: Engine, items: Sequence[tuple[SubmissionRef, Leaf]],
     return outcomes
 
 
+def _decide(s: Session, fresh: Sequence[tuple[SubmissionRef, Leaf]],
+            settings: Settings) -> list[_New]:
+    """Ask the lifecycle what each new leaf becomes: is the channel bound to the seller, which
+    earlier invoice (stored, else earlier in the batch) is its original, which status."""
+    stored = _earlier(s, [leaf for _, leaf in fresh])
+    suppliers = _Suppliers(s)
+    batch: list[Copy] = []  # the copies decided so far, by position in ``fresh``
+    new = []
+    for ref, leaf in fresh:
+        model, report = leaf.reading.invoice, leaf.report
+        binding = _binding(ref, model, suppliers) if model is not None else lifecycle.Binding()
+        key = lifecycle.duplicate_key(model) if model is not None else None
+        original = first = None
+        if key is not None:
+            original = original_among(key, stored, binding.held)
+            first = None if original is not None else original_among(key, batch, binding.held)
+        # an id, or a position in the batch: the decision asks only whether there is one
+        copy_of = original if first is None else first
+        decision = lifecycle.decide_ingest(model, report.verdict if report else None, copy_of,
+                                           settings.leitweg_routes, settings.payment_days,
+                                           binding.held)
+        case = _case_row(leaf.reading, report, decision) | {
+            "unbound": binding.held, "binding_flags": "\n".join(binding.flags) or None}
+        held = "\n".join(binding.flags) if decision.status is lifecycle.Status.ON_HOLD else None
+        new.append(_New(ref, leaf, case, decision, case["error"] or held, original, first))
+        if key is not None:
+            batch.append(Copy(len(new) - 1, key.seller_key, key.number_key, key.type_code,
+                              key.gross_total, decision.status, binding.held,
+                              copy_of))
+    return new
+
+
+def _write(s: Session, new: list[_New], sub_ids: dict[str, int]) -> None:
+    """The rows of the new leaves, a few statements for the whole batch: documents, invoices
+    (a copy of one in the batch after it, when that one's id is known), lines, findings, and
+    their audit events last."""
+    doc_ids = records.insert_rows(s, t.Document, [{
+        "submission_id": sub_ids[n.ref.digest], "parent_id": n.leaf.parent_id,
+        "sha256": n.leaf.digest, "size": n.leaf.size, "filename": n.leaf.name,
+        "kind": n.leaf.reading.kind.value, "syntax": n.leaf.reading.syntax,
+        "xml_sha256": n.leaf.xml_sha, "xml_filename": n.leaf.reading.xml_filename,
+        "error": n.leaf.reading.error, "created_at": utcnow()} for n in new])
+    for n, doc_id in zip(new, doc_ids, strict=True):
+        n.document_id = doc_id
+    for wave in ([n for n in new if n.first is None], [n for n in new if n.first is not None]):
+        rows = [n.case | {"document_id": n.document_id, "duplicate_of": n.original if
+                          n.first is None else new[n.first].invoice_id} for n in wave]
+        for n, inv_id in zip(wave, records.insert_rows(s, t.Invoice, rows), strict=True):
+            n.invoice_id = inv_id
+    records.insert_lines(s, [(n.invoice_id, n.leaf.reading.invoice) for n in new
+                             if n.leaf.reading.invoice is not None])
+    records.insert_findings(s, [{
+        "invoice_id": n.invoice_id, "rule_id": f.rule_id, "flag": f.flag.value,
+        "level": f.effective.value, "term": f.term, "location": f.location, "line": f.line,
+        "pack": f.pack, "message": f.message}
+        for n in new if n.leaf.report is not None for f in n.leaf.report.findings])
+    if new:
+        # PostgreSQL: writers of batches take turns here, not for their whole transaction
+        take_turn(s.connection(), AUDIT_CHAIN)
+        chain.append_many(s.connection(), [
+            chain.Event(n.invoice_id, SYSTEM, "ingest", None, n.decision.status, n.reason)
+            for n in new])
+
+
 def _earlier(s: Session, leaves: Sequence[Leaf]) -> list[Copy]:
-    """The stored invoices the new ones might be copies of, their keys held (PostgreSQL) until
-    the transaction ends."""
+    """The stored invoices the new ones might be copies of, their keys held until the
+    transaction ends."""
     keys = [key for leaf in leaves if leaf.reading.invoice is not None
             and (key := lifecycle.duplicate_key(leaf.reading.invoice)) is not None]
     pairs = [(key.seller_key, key.number_key) for key in keys]
     lock_keys(s.connection(), pairs)
     return copies(s.connection(), pairs) if pairs else []
-
-
-def _write(s: Session, ref: SubmissionRef, submission_id: int, leaf: Leaf, settings: Settings,
-           earlier: list[Copy], suppliers: _Suppliers) -> tuple[Outcome, _Event, Copy | None]:
-    """Decide one new leaf and write its rows (not its audit event: the caller appends the
-    events of a batch together, at the end of the transaction)."""
-    reading, report = leaf.reading, leaf.report
-    doc_id = records.insert_row(s, t.Document, {
-        "submission_id": submission_id, "parent_id": leaf.parent_id, "sha256": leaf.digest,
-        "size": leaf.size, "filename": leaf.name, "kind": reading.kind.value,
-        "syntax": reading.syntax, "xml_sha256": leaf.xml_sha,
-        "xml_filename": reading.xml_filename, "error": reading.error, "created_at": utcnow()})
-    model = reading.invoice
-    binding = _binding(ref, model, suppliers) if model is not None else lifecycle.Binding()
-    key = lifecycle.duplicate_key(model) if model is not None else None
-    original = original_among(key, earlier, binding.held) if key is not None else None
-    decision = lifecycle.decide_ingest(model, report.verdict if report else None, original,
-                                       settings.leitweg_routes, settings.payment_days,
-                                       binding.held)
-    case = _case_row(doc_id, reading, report, decision, original) | {
-        "unbound": binding.held, "binding_flags": "\n".join(binding.flags) or None}
-    inv_id = records.insert_row(s, t.Invoice, case)
-    if model is not None:
-        records.insert_lines(s, inv_id, model)
-    if report is not None:
-        records.insert_findings(s, [{
-            "invoice_id": inv_id, "rule_id": f.rule_id, "flag": f.flag.value,
-            "level": f.effective.value, "term": f.term, "location": f.location,
-            "line": f.line, "pack": f.pack, "message": f.message} for f in report.findings])
-    held = "\n".join(binding.flags) if decision.status is lifecycle.Status.ON_HOLD else None
-    event = _Event(inv_id, decision.status, case["error"] or held)
-    copy = None if key is None else Copy(inv_id, key.seller_key, key.number_key, key.type_code,
-                                         key.gross_total, decision.status, binding.held,
-                                         original)
-    return (Outcome(doc_id, inv_id, reading.kind.value, decision.status, leaf.name,
-                    case["error"], True), event, copy)
-
-
-def _append(s: Session, events: Sequence[_Event]) -> None:
-    """The ``ingest`` events of the new invoices, in order, as one stretch of the audit chain
-    (PostgreSQL: writers of batches take turns here, not for the whole transaction)."""
-    if events:
-        take_turn(s.connection(), AUDIT_CHAIN)
-    for event in events:
-        chain.append(s.connection(), invoice_id=event.invoice_id, actor=SYSTEM, action="ingest",
-                     before=None, after=event.status, reason=event.reason)
 
 
 def _facts(row: t.Supplier | None) -> lifecycle.SupplierFacts | None:
@@ -212,12 +229,13 @@ def _ibans(model: InvoiceModel) -> list[str]:
     return [ct.account_id for ct in model.payment.credit_transfers] if model.payment else []
 
 
-def _case_row(document_id: int, reading: Reading, report: Report | None,
-              decision: IngestDecision, original: int | None) -> dict[str, Any]:
-    """The invoice row: the decision, and the model's fields the lists and inbox search by."""
+def _case_row(reading: Reading, report: Report | None,
+              decision: IngestDecision) -> dict[str, Any]:
+    """The invoice row (without its document): the decision, and the model's fields the lists
+    and inbox search by."""
     now = utcnow()
-    row: dict[str, Any] = {"document_id": document_id, "status": decision.status.value,
-                           "received_at": now, "updated_at": now}
+    row: dict[str, Any] = {"status": decision.status.value, "received_at": now,
+                           "updated_at": now}
     model = reading.invoice
     if model is None:
         return row | {"error": reading.error}
@@ -235,7 +253,7 @@ def _case_row(document_id: int, reading: Reading, report: Report | None,
         "verdict": report.verdict.value if report else None,
         "scenario": report.scenario if report else None,
         "rule_release": report.release if report else None,
-        "profile": report.profile if report else None, "duplicate_of": original,
+        "profile": report.profile if report else None,
         "office": decision.office, "pay_by": decision.pay_by,
         "skonto_until": decision.skonto_until, "skonto_percent": decision.skonto_percent,
         "ibans": ",".join(ibans)[:512] or None, "account": decision.account,

@@ -55,7 +55,8 @@ class Archive:
         created: dict[Path, None] = {}  # the parents of new folders, top down
         for digest in new:
             created.update(dict.fromkeys(make_dirs(self.path_for(digest).parent, sync=False)))
-        all_at_once(fsync_dir, created)
+        for depth in sorted({len(folder.parts) for folder in created}):  # top down
+            all_at_once(fsync_dir, [f for f in created if len(f.parts) == depth])
         all_at_once(self._write, new.items())
         all_at_once(fsync_dir, sorted({self.path_for(digest).parent for digest in new}))
         return digests

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -41,15 +42,41 @@ def append(conn: Connection, *, invoice_id: int | None, actor: str, action: str,
            before: str | None, after: str | None, reason: str | None = None,
            detail: dict[str, Any] | None = None) -> str:
     """Add an event inside the caller's transaction; returns its hash."""
+    return append_many(conn, [Event(invoice_id, actor, action, before, after, reason, detail)])
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event to append: what happened to which invoice (None: to none), by whom."""
+
+    invoice_id: int | None
+    actor: str
+    action: str
+    before: str | None
+    after: str | None
+    reason: str | None = None
+    detail: dict[str, Any] | None = None
+
+
+def append_many(conn: Connection, events: Sequence[Event]) -> str:
+    """Add events in order inside the caller's transaction, with one look-up of the head and
+    one insert for all (an ingest batch); returns the new head's hash."""
     prev = conn.execute(_HEAD).scalar() or GENESIS
-    at = utcnow()
-    detail_text = json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else None
-    digest = event_hash(prev, invoice_id, at, actor, action, reason, before, after, detail_text)
-    conn.execute(insert(t.AuditEvent), {
-        "invoice_id": invoice_id, "at": at, "actor": actor, "action": action, "reason": reason,
-        "before": before, "after": after, "detail": detail_text, "prev_hash": prev,
-        "hash": digest})
-    return digest
+    rows = []
+    for event in events:
+        at = utcnow()
+        detail_text = (json.dumps(event.detail, ensure_ascii=False, sort_keys=True)
+                       if event.detail else None)
+        digest = event_hash(prev, event.invoice_id, at, event.actor, event.action, event.reason,
+                            event.before, event.after, detail_text)
+        rows.append({
+            "invoice_id": event.invoice_id, "at": at, "actor": event.actor,
+            "action": event.action, "reason": event.reason, "before": event.before,
+            "after": event.after, "detail": detail_text, "prev_hash": prev, "hash": digest})
+        prev = digest
+    if rows:
+        conn.execute(insert(t.AuditEvent), rows)
+    return prev
 
 
 @dataclass(frozen=True)
