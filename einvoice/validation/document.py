@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from lxml import etree
 
@@ -23,6 +24,8 @@ class Doc:
     kind: Kind
     syntax: str
     invoice: Invoice | None
+    # what rule packs derive from the document once for all of them (Saxon's tree)
+    derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def specification_id(self) -> str | None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from lxml import etree
 from saxonche import (
     PySaxonProcessor,
+    PyXdmNode,
     PyXsltExecutable,
 )
 
@@ -125,14 +126,22 @@ class XsltPack:
 
     def run(self, doc: Doc) -> bytes:
         """The SVRL report for one parsed document."""
-        text = source_text(doc)
-        processor = saxon()
+        node = saxon_tree(doc)
         with self._lock:
-            node = processor.parse_xml(xml_text=text)
             svrl = self._executable.transform_to_string(xdm_node=node)
         if not isinstance(svrl, str) or not svrl:
             raise RuntimeError(f"rule pack {self.name}: the XSLT run produced no report")
         return svrl.encode("utf-8")
+
+
+def saxon_tree(doc: Doc) -> PyXdmNode:
+    """The document as Saxon's tree, built once for all packs that check it: every pack parsing
+    its own copy made a large document (a 9 MB embedded PDF) cost its size several times over
+    in time and memory."""
+    node = doc.derived.get("saxon")
+    if node is None:
+        node = doc.derived["saxon"] = saxon().parse_xml(xml_text=source_text(doc))
+    return node
 
 
 def source_text(doc: Doc) -> str:
