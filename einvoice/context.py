@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from contextvars import ContextVar
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -12,16 +11,11 @@ from sqlalchemy.exc import DBAPIError
 
 from einvoice.config import Settings
 from einvoice.errors import ConfigError
+from einvoice.settings_files import MAY_CREATE as MAY_CREATE  # see there; the demo sets it
 from einvoice.store import retry
 from einvoice.store.archive import Archive
 from einvoice.store.db import is_current, make_engine, migrate, schema_present, sqlite_file
 from einvoice.store.locks import named_lock
-
-# Whether opening a database without a schema creates one. The CLI says no for every command
-# but `init` (and `demo`): a command started in the wrong folder must say so instead of
-# quietly starting an empty database there. The services open their context deep inside
-# (`run`, `serve`), hence a variable of the running command rather than a parameter.
-MAY_CREATE: ContextVar[bool] = ContextVar("einvoice_may_create", default=True)
 
 
 class NoDatabase(ConfigError):

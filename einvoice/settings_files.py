@@ -20,6 +20,12 @@ from einvoice.errors import ConfigError
 
 # --data-dir of the running command; stronger than the environment and the settings file
 DATA_DIR: ContextVar[Path | None] = ContextVar("einvoice_data_dir", default=None)
+# Whether opening a database without a schema creates one (``context.open_context``). The CLI
+# says no for every command but `init` (and `demo`): a command started in the wrong folder must
+# say so instead of quietly starting an empty database there. The services open their context
+# deep inside (`run`, `serve`), hence a variable of the running command rather than a
+# parameter; kept here, beside DATA_DIR, so that setting it does not load the database stack.
+MAY_CREATE: ContextVar[bool] = ContextVar("einvoice_may_create", default=True)
 SYSTEM_FILE = Path("/etc/einvoice/config.toml")
 
 

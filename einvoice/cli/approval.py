@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from einvoice.approval import identity, steps, workflow
-from einvoice.approval.workflow import Change, OnBehalf, WorkflowError
 from einvoice.cli.common import (
     NOT_PERMITTED,
     ConfigOpt,
@@ -24,14 +22,10 @@ from einvoice.cli.common import (
     err,
     reading,
 )
-from einvoice.lifecycle import NotPermitted
-from einvoice.views.formatting import count
-from einvoice.views.labels import status_words
-from einvoice.views.queries import event_summary, get_case, history, inbox, names_of, summary
-from einvoice.views.tables import history_table, inbox_table
 from einvoice.views.terminal import compose
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the workflow and the views load when a command runs
+    from einvoice.approval.workflow import Change, OnBehalf
     from einvoice.notify.outbox import SendReport
 
 ForOpt = Annotated[str | None, typer.Option(
@@ -42,17 +36,23 @@ WhyOpt = Annotated[str | None, typer.Option(
 
 
 def on_behalf(login: str | None, reason: str | None) -> OnBehalf | None:
+    from einvoice.approval.workflow import OnBehalf
+
     return None if login is None else OnBehalf(login, reason or "")
 
 
 def _done(change: Change, message: str | None = None) -> None:
     """The change in words, the statuses as staff read them."""
+    from einvoice.views.labels import status_words
+
     before, after = status_words(change.before).de, status_words(change.after).de
     console.print(f"{message or change.message} ({before} → {after})" if before != after
                   else f"{message or change.message} ({after})", highlight=False)
 
 
 def _notices(report: SendReport) -> str:
+    from einvoice.views.formatting import count
+
     if not report.configured:
         return (f"{count(report.pending, 'Nachricht', 'Nachrichten')} an Lieferanten "
                 "gespeichert, nicht gesendet (SMTP nicht eingerichtet) / notices recorded, "
@@ -68,6 +68,11 @@ def inbox_(office: Annotated[str | None, typer.Option(help="default: settings `o
            limit: Annotated[int, typer.Option(help="at most N rows")] = 50,
            config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Invoices awaiting a decision, the most urgent (Skonto, then due date) first."""
+    from einvoice.approval import steps
+    from einvoice.views.listing import summary
+    from einvoice.views.queries import inbox
+    from einvoice.views.tables import inbox_table
+
     with reading(config) as ctx:
         mine = office or ctx.settings.office
         rows = inbox(ctx, None if mine == "*" else mine, limit)
@@ -92,6 +97,10 @@ def approve(ids: Annotated[list[int], typer.Argument(help="one or more invoice i
     """Approve invoices (above the four-eyes threshold a second person must approve too).
 
     Where the office requires the municipal steps, sign the next one with --step."""
+    from einvoice.approval import identity, workflow
+    from einvoice.approval.workflow import WorkflowError
+    from einvoice.lifecycle import NotPermitted
+
     with context(config) as ctx:
         person = identity.current_login(ctx)
         if len(ids) > 1 and not yes:
@@ -112,6 +121,7 @@ def approve(ids: Annotated[list[int], typer.Argument(help="one or more invoice i
 def reject(invoice_id: int, reason: Annotated[str, typer.Option(help="sent to the supplier")],
            for_: ForOpt = None, config: ConfigOpt = None) -> None:
     """Reject an invoice; the reason is required and sent to the supplier."""
+    from einvoice.approval import identity, workflow
     from einvoice.notify import outbox as notify
 
     with context(config) as ctx:
@@ -124,6 +134,8 @@ def reject(invoice_id: int, reason: Annotated[str, typer.Option(help="sent to th
 def close(invoice_id: int, reason: Annotated[str, typer.Option(help="why it is closed")],
           for_: ForOpt = None, config: ConfigOpt = None) -> None:
     """Close an invalid, duplicate or quarantined document (kept, audited, out of the way)."""
+    from einvoice.approval import identity, workflow
+
     with context(config) as ctx:
         _guarded(lambda: workflow.close(ctx, invoice_id, identity.current_login(ctx), reason,
                                         on_behalf=on_behalf(for_, reason)))
@@ -133,6 +145,8 @@ def close(invoice_id: int, reason: Annotated[str, typer.Option(help="why it is c
 def hold(invoice_id: int, note: Annotated[str, typer.Option(help="why it waits")],
          for_: ForOpt = None, reason: WhyOpt = None, config: ConfigOpt = None) -> None:
     """Put an invoice on hold with a note (`release` makes it pending again)."""
+    from einvoice.approval import identity, workflow
+
     with context(config) as ctx:
         _guarded(lambda: workflow.hold(ctx, invoice_id, identity.current_login(ctx), note,
                                        on_behalf=on_behalf(for_, reason)))
@@ -142,6 +156,8 @@ def hold(invoice_id: int, note: Annotated[str, typer.Option(help="why it waits")
 def release(invoice_id: int, for_: ForOpt = None, reason: WhyOpt = None,
             config: ConfigOpt = None) -> None:
     """Take an invoice off hold."""
+    from einvoice.approval import identity, workflow
+
     with context(config) as ctx:
         _guarded(lambda: workflow.release(ctx, invoice_id, identity.current_login(ctx),
                                           on_behalf=on_behalf(for_, reason)))
@@ -151,6 +167,8 @@ def release(invoice_id: int, for_: ForOpt = None, reason: WhyOpt = None,
 def reassign(invoice_id: int, office: Annotated[str, typer.Option(help="receiving office")],
              reason: WhyOpt = None, for_: ForOpt = None, config: ConfigOpt = None) -> None:
     """Hand an invoice to another office."""
+    from einvoice.approval import identity, workflow
+
     with context(config) as ctx:
         _guarded(lambda: workflow.reassign(ctx, invoice_id, identity.current_login(ctx), office,
                                            reason, on_behalf=on_behalf(for_, reason)))
@@ -163,6 +181,8 @@ def assign(invoice_id: int,
            line: Annotated[int | None, typer.Option(help="line position (1, 2, …)")] = None,
            for_: ForOpt = None, reason: WhyOpt = None, config: ConfigOpt = None) -> None:
     """Set G/L account and cost centre of an invoice or of one line."""
+    from einvoice.approval import identity, workflow
+
     booked = ", ".join(f"{label} {value}" for label, value in (
         ("Konto", account), ("Kostenstelle", cost_centre)) if value)
     where = f"Rechnung {invoice_id}" + (f", Position {line}" if line is not None else "")
@@ -173,6 +193,8 @@ def assign(invoice_id: int,
 
 
 def _guarded(step: Callable[[], Change], message: str | None = None) -> None:
+    from einvoice.approval.workflow import WorkflowError
+
     try:
         _done(step(), message)
     except WorkflowError as exc:
@@ -189,8 +211,10 @@ def view(invoice_id: int,
          config: ConfigOpt = None) -> None:
     """Write a readable HTML page of any document (German labels, BT ids; findings, the
     original of a duplicate, the file of an unreadable one), optionally a PDF."""
+    from einvoice.approval import steps
     from einvoice.views.casepage import case_section
     from einvoice.views.chromium import html_to_pdf
+    from einvoice.views.queries import get_case
     from einvoice.views.render import render_invoice_html
 
     with reading(config) as ctx:
@@ -209,6 +233,9 @@ def view(invoice_id: int,
 @app.command("history")
 def history_(invoice_id: int, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Everything that happened to an invoice: who (and for whom), when, what, why, which step."""
+    from einvoice.views.queries import event_summary, history, names_of
+    from einvoice.views.tables import history_table
+
     with reading(config) as ctx:
         events = history(ctx, invoice_id)
         names = names_of(ctx)

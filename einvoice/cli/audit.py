@@ -8,10 +8,7 @@ from typing import Annotated
 
 import typer
 
-from einvoice.approval import anchors, audit
 from einvoice.cli.common import ConfigOpt, JsonOpt, app, console, context, emit_json, err
-from einvoice.export.batch import manifest_anchors
-from einvoice.store.durable import write_file
 from einvoice.views.terminal import compose
 
 audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
@@ -25,6 +22,9 @@ def audit_anchor(
     config: ConfigOpt = None,
 ) -> None:
     """The chain's head now, to keep outside the database (e.g. mailed to the auditors)."""
+    from einvoice.approval import anchors
+    from einvoice.store.durable import write_file
+
     with context(config) as ctx:
         data = anchors.take(ctx.engine)
     text = json.dumps(data, indent=2) + "\n"
@@ -46,6 +46,9 @@ def audit_verify(
 ) -> None:
     """Check the hash chain against the anchors (the files given and the manifests in the
     export folder); exit code 1 when an event was edited, inserted, deleted or reordered."""
+    from einvoice.approval import anchors, audit
+    from einvoice.export.batch import manifest_anchors
+
     with context(config) as ctx:
         pins = [anchors.load(p) for p in anchor or []]
         pins += [anchors.Anchor(src, head) for src, head in manifest_anchors(ctx)]

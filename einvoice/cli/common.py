@@ -3,28 +3,31 @@
 account may not do what it asked).
 
 The consoles print a ``str`` as text, never as markup (``views.terminal.SafeConsole``): messages
-quote file names, invoice numbers and reasons from outside; our own colours are ``compose``d."""
+quote file names, invoice numbers and reasons from outside; our own colours are ``compose``d.
+
+Start-up: every command module is imported for `einvoice --help`, and Typer reads the options of
+every command on any run, so these modules import only what their options' types need; the
+settings, database, validation and view stacks load inside the command that uses them
+(``tests/test_cli_startup.py`` keeps it so)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from sqlalchemy.exc import DBAPIError
 
 from einvoice import settings_files
-from einvoice.approval import identity, staff
-from einvoice.config import Settings, load_settings
-from einvoice.context import MAY_CREATE, Context, NoDatabase, open_context
 from einvoice.errors import EinvoiceError
-from einvoice.lifecycle import NotPermitted, Role
-from einvoice.store.db import sqlite_file
-from einvoice.store.shared import adopt_umask
 from einvoice.views.terminal import SafeConsole, compose, json_visible, visible
+
+if TYPE_CHECKING:
+    from einvoice.config import Settings
+    from einvoice.context import Context
+    from einvoice.lifecycle import Role
 
 app = typer.Typer(help="Intake of electronic invoices (XRechnung, ZUGFeRD / Factur-X).",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -49,8 +52,7 @@ def _releases(settings: Settings) -> list[str]:
     """The rule releases installed, the one in force today marked ``*``."""
     import datetime as dt
 
-    from einvoice.validation.releases import in_force, installed
-    from einvoice.validation.rulebook import added_releases
+    from einvoice.validation.releases import added_releases, in_force, installed
 
     releases = installed(added_releases(settings))
     today = dt.datetime.now(settings.zone).date()
@@ -64,6 +66,8 @@ def _releases(settings: Settings) -> list[str]:
 def _version() -> None:
     """``einvoice --version``: the package and the rule releases it would check by."""
     from importlib.metadata import version
+
+    from einvoice.config import load_settings
 
     typer.echo(f"einvoice {version('einvoice')}")
     try:
@@ -93,13 +97,21 @@ def main(ctx: typer.Context,
         typer.echo(ctx.get_help())
         raise typer.Exit(2)
     if ctx.invoked_subcommand not in CREATES_DATABASE:
-        creating = MAY_CREATE.set(False)
-        ctx.call_on_close(lambda: MAY_CREATE.reset(creating))
+        creating = settings_files.MAY_CREATE.set(False)
+        ctx.call_on_close(lambda: settings_files.MAY_CREATE.reset(creating))
 
 
 @contextmanager
 def context(config: Path | None) -> Iterator[Context]:
     """Settings and database for one command; library errors become a clean message."""
+    from sqlalchemy.exc import DBAPIError
+
+    from einvoice.config import load_settings
+    from einvoice.context import NoDatabase, open_context
+    from einvoice.lifecycle import NotPermitted
+    from einvoice.store.db import sqlite_file
+    from einvoice.store.shared import adopt_umask
+
     try:
         settings = load_settings(config)
         adopt_umask(settings.data_dir)
@@ -128,6 +140,8 @@ def context(config: Path | None) -> Iterator[Context]:
 @contextmanager
 def reading(config: Path | None) -> Iterator[Context]:
     """A context for a read: the account running it must be on the staff register."""
+    from einvoice.lifecycle import Role
+
     with as_staff(config, Role.VIEWER, "reading") as ctx:
         yield ctx
 
@@ -135,6 +149,8 @@ def reading(config: Path | None) -> Iterator[Context]:
 @contextmanager
 def as_staff(config: Path | None, needed: Role, doing: str) -> Iterator[Context]:
     """A context for a command only staff holding ``needed`` may run."""
+    from einvoice.approval import identity, staff
+
     with context(config) as ctx:
         staff.require_role(ctx, identity.current_login(ctx), needed, doing)
         yield ctx
@@ -148,5 +164,32 @@ def echo(text: str) -> None:
 def emit_json(data: Any) -> None:
     """JSON for scripts; a control or bidi character in a value is written ``\\uXXXX``."""
     typer.echo(json_visible(json.dumps(data, ensure_ascii=False, indent=2, default=str)))
+
+
+Scalar = str | int | float | None  # bool is an int
+
+
+def _element(row: Mapping[str, Scalar]) -> str:
+    """A flat object as ``emit_json`` writes it inside a list: each line two spaces deeper."""
+    if not row:
+        return "  {}"
+    flat = json.dumps(row, ensure_ascii=False, separators=(",\n    ", ": "))
+    return "  {\n    " + flat[1:-1] + "\n  }"
+
+
+def emit_json_rows(rows: Iterable[Mapping[str, Scalar]], batch: int = 256) -> None:
+    """``emit_json(list(rows))`` byte for byte, written while the rows come (``batch`` at a
+    time): a list of any length in constant memory, its first rows at once. Each row is a flat
+    object, which the C encoder writes with the separators of ``indent=2`` (the same text,
+    several times faster than ``indent=2``, which only the pure-Python encoder writes)."""
+    opened, chunk = False, []
+    for row in rows:
+        chunk.append(("," if opened else "[") + "\n" + _element(row))
+        opened = True
+        if len(chunk) == batch:
+            typer.echo(json_visible("".join(chunk)), nl=False)
+            chunk.clear()
+    chunk.append("\n]" if opened else "[]")
+    typer.echo(json_visible("".join(chunk)))
 
 

@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from einvoice.approval import identity
 from einvoice.cli.common import ConfigOpt, JsonOpt, app, console, context, emit_json, err, fail
-from einvoice.export.batch import ExportResult, export, rewrite, verify
-from einvoice.export.plan import Planned
-from einvoice.views.formatting import count, money
-from einvoice.views.labels import code
-from einvoice.views.tables import amount, fixed, reference, table, text
-from einvoice.views.terminal import SafeTable, compose, stack
+from einvoice.views.terminal import compose
+
+if TYPE_CHECKING:  # the export and the views load when the command runs
+    from einvoice.export.batch import ExportResult
+    from einvoice.export.plan import Planned
+    from einvoice.views.terminal import SafeTable
 
 
 def _invoices(n: int) -> str:
+    from einvoice.views.formatting import count
+
     return count(n, "invoice", "invoices")
 
 
 def _planned(planned: list[Planned]) -> SafeTable:
     """The dry run in 80 columns: the document type below the number, the DATEV booking
     (Konto → Gegenkonto, KOST1 below) in one column; amounts in German money."""
+    from einvoice.views.formatting import count, money
+    from einvoice.views.labels import code
+    from einvoice.views.tables import amount, fixed, reference, table, text
+    from einvoice.views.terminal import stack
+
     n = count(len(planned), "Rechnung / invoice", "Rechnungen / invoices")
     out = table(f"Export, Probelauf / dry run: {n}",
                 fixed("ID", right=True), reference("Nummer / Typ"),
@@ -38,6 +44,8 @@ def _planned(planned: list[Planned]) -> SafeTable:
 
 
 def _show(result: ExportResult) -> None:
+    from einvoice.views.formatting import money
+
     for name in result.cleaned:
         err.print(f"removed unfinished batch folder {name}")
     for bid in result.lost:
@@ -63,6 +71,8 @@ def _show(result: ExportResult) -> None:
 
 def _show_check(batch: int, problems: list[str], as_json: bool) -> None:
     """What ``export --batch ID`` found; exit code 1 when the folder is damaged."""
+    from einvoice.views.formatting import count
+
     if as_json:
         emit_json({"batch_id": batch, "ok": not problems, "problems": problems})
     else:
@@ -85,6 +95,9 @@ def export_(
     as_json: JsonOpt = False,
 ) -> None:
     """Export approved invoices to accounting: one new batch folder (exactly once)."""
+    from einvoice.approval import identity
+    from einvoice.export.batch import export, rewrite, verify
+
     if rewrite_ and batch is None:
         fail("--rewrite needs --batch ID")
     with context(config) as ctx:

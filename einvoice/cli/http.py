@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from einvoice.cli.common import ConfigOpt, app, fail
-from einvoice.config import load_settings
 from einvoice.errors import EinvoiceError
 
 
@@ -18,6 +17,7 @@ def serve(host: Annotated[str | None, typer.Option(help="default: settings `http
     """Run the upload API and the supplier upload page (uvicorn)."""
     import uvicorn
 
+    from einvoice.config import load_settings
     from einvoice.intake.http import create_app
 
     try:

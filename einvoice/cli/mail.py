@@ -6,9 +6,10 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import Progress, TaskID
 
 if TYPE_CHECKING:  # the mail stack loads only when the command runs
+    from rich.progress import TaskID
+
     from einvoice.intake.mail import MailboxReport
 
 from einvoice.cli.approval import _notices
@@ -30,6 +31,8 @@ def poll(
 
     Exit code 0: all processed; 1: a message failed or a mailbox could not be polled.
     """
+    from rich.progress import Progress
+
     from einvoice.intake.mail import poll as poll_mailbox
     from einvoice.notify import outbox as notify
 

@@ -9,21 +9,10 @@ import textwrap
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from einvoice.approval import identity
-from einvoice.approval.payments import (
-    PAID,
-    WOULD_PAY,
-    Imported,
-    LineResult,
-    import_statement,
-    local_today,
-    pay,
-)
-from einvoice.approval.workflow import WorkflowError
 from einvoice.cli.approval import ForOpt, WhyOpt, _done, on_behalf
 from einvoice.cli.common import (
     NOT_PERMITTED,
@@ -37,9 +26,10 @@ from einvoice.cli.common import (
     err,
     fail,
 )
-from einvoice.lifecycle import NotPermitted, Role
-from einvoice.views.formatting import count, day, money
 from einvoice.views.terminal import compose, visible
+
+if TYPE_CHECKING:  # the payments and the views load when the command runs
+    from einvoice.approval.payments import Imported, LineResult
 
 
 def _day(value: str | None) -> date | None:
@@ -65,6 +55,12 @@ def paid(ids: Annotated[list[int] | None, typer.Argument(help="exported invoices
          for_: ForOpt = None, reason: WhyOpt = None, config: ConfigOpt = None,
          as_json: JsonOpt = False) -> None:
     """Record that exported invoices were paid (by id, or matched in a bank statement)."""
+    from einvoice.approval import identity
+    from einvoice.approval.payments import local_today, pay
+    from einvoice.approval.workflow import WorkflowError
+    from einvoice.lifecycle import NotPermitted
+    from einvoice.views.formatting import day
+
     if (statement is None) == (not ids):
         fail("give invoice ids or --import FILE (not both)")
     if statement is not None:
@@ -99,6 +95,10 @@ def paid(ids: Annotated[list[int] | None, typer.Argument(help="exported invoices
 
 def _import(path: Path, dry_run: bool, for_: str | None, reason: str | None,
             config: Path | None, as_json: bool) -> None:
+    from einvoice.approval import identity
+    from einvoice.approval.payments import import_statement
+    from einvoice.lifecycle import Role
+
     with as_staff(config, Role.APPROVER, "recording payments") as ctx:
         result = import_statement(ctx, path.read_bytes(), identity.current_login(ctx),
                                   dry_run=dry_run, on_behalf=on_behalf(for_, reason))
@@ -123,6 +123,9 @@ def _one_line(value: str | None) -> str:
 
 
 def _text(r: LineResult) -> str:
+    from einvoice.approval.payments import PAID, WOULD_PAY
+    from einvoice.views.formatting import day, money
+
     ln = r.line
     what = " ".join(filter(None, [
         money(ln.amount, ln.currency) or None,
@@ -145,6 +148,9 @@ def _json(r: LineResult) -> dict[str, Any]:
 
 
 def _summary(result: Imported, dry_run: bool) -> str:
+    from einvoice.approval.payments import PAID, WOULD_PAY
+    from einvoice.views.formatting import count
+
     counts = {o: result.count(o) for o in
               (WOULD_PAY if dry_run else PAID, "refused", "ambiguous", "unmatched")}
     told = ", ".join(f"{n} {o}" for o, n in counts.items())

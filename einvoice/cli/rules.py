@@ -19,10 +19,7 @@ from einvoice.cli.common import (
     emit_json,
     fail,
 )
-from einvoice.config import load_settings
 from einvoice.errors import EinvoiceError
-from einvoice.lifecycle import Role
-from einvoice.views.formatting import count, day
 
 group = typer.Typer(help="Rule releases: list, add (official KoSIT archive), check.",
                     invoke_without_command=True)
@@ -30,8 +27,8 @@ app.add_typer(group, name="rules")
 
 
 def _describe(settings: Any) -> list[dict[str, Any]]:
-    from einvoice.validation.releases import installed
-    from einvoice.validation.rulebook import added_releases, plan, rulebook_for
+    from einvoice.validation.releases import added_releases, installed
+    from einvoice.validation.rulebook import plan, rulebook_for
 
     book = rulebook_for(settings)
     today = book.release_for(dt.datetime.now(settings.zone).date())  # the city's day
@@ -62,6 +59,8 @@ def _describe(settings: Any) -> list[dict[str, Any]]:
 
 
 def _expectations(n: int, kind: str) -> str:
+    from einvoice.views.formatting import count
+
     return count(n, f"{kind} expectation", f"{kind} expectations")
 
 
@@ -70,6 +69,9 @@ def rules(ctx: typer.Context, as_json: JsonOpt = False, config: ConfigOpt = None
     """List the rule releases, their scenarios and packs; the one in force is marked *."""
     if ctx.invoked_subcommand is not None:
         return
+    from einvoice.config import load_settings
+    from einvoice.views.formatting import count, day
+
     try:
         data = _describe(load_settings(config))
     except EinvoiceError as exc:
@@ -109,9 +111,11 @@ def add(source: Annotated[Path, typer.Argument(help="the official archive (ZIP o
                                                        "from this day (YYYY-MM-DD)")] = None,
         config: ConfigOpt = None) -> None:
     """Check an official rule release and make it selectable (admins)."""
+    from einvoice.lifecycle import Role
     from einvoice.validation.install import add_release
-    from einvoice.validation.releases import installed
-    from einvoice.validation.rulebook import added_releases, forget
+    from einvoice.validation.releases import added_releases, installed
+    from einvoice.validation.rulebook import forget
+    from einvoice.views.formatting import day
 
     try:
         starts = dt.date.fromisoformat(valid_from) if valid_from else None
@@ -130,9 +134,9 @@ def add(source: Annotated[Path, typer.Argument(help="the official archive (ZIP o
 def check(release: Annotated[str | None, typer.Argument(help="release id (default: all)")]
           = None, config: ConfigOpt = None) -> None:
     """Verify a release's artefacts against its manifest and that every pack compiles."""
+    from einvoice.config import load_settings
     from einvoice.validation.install import check as check_release
-    from einvoice.validation.releases import installed
-    from einvoice.validation.rulebook import added_releases
+    from einvoice.validation.releases import added_releases, installed
 
     try:
         settings = load_settings(config)

@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from einvoice.cli.common import ConfigOpt, JsonOpt, app, console, context, emit_json, fail
-from einvoice.config import load_settings
 from einvoice.errors import EinvoiceError
 
 
@@ -23,6 +22,7 @@ def run(config: ConfigOpt = None,
     and serve the upload app if `serve_http` is set. SIGTERM stops it cleanly."""
     import logging
 
+    from einvoice.config import load_settings
     from einvoice.scheduler.logs import configure_logging
     from einvoice.scheduler.service import run_service
 

@@ -5,18 +5,17 @@ from __future__ import annotations
 import json
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from einvoice.approval import identity, staff
-from einvoice.approval.staff import StaffData
 from einvoice.cli.common import ConfigOpt, JsonOpt, app, console, context, emit_json, fail, reading
 from einvoice.lifecycle import Role
-from einvoice.store import tables as t
-from einvoice.views.formatting import count, money
-from einvoice.views.tables import amount, fixed, table, text
-from einvoice.views.terminal import SafeTable, compose, stack
+from einvoice.views.terminal import compose, stack
+
+if TYPE_CHECKING:  # the register and its views load when a command runs
+    from einvoice.store import tables as t
+    from einvoice.views.terminal import SafeTable
 
 group = typer.Typer(help="Staff register: roles, limits, offices, approval steps.",
                     no_args_is_help=True)
@@ -52,6 +51,9 @@ def add(login: Annotated[str, typer.Argument(help="the OS account (or database l
                                                        "repeatable)")] = None,
         config: ConfigOpt = None) -> None:
     """Register a person, or replace what the register says of them."""
+    from einvoice.approval import identity, staff
+    from einvoice.approval.staff import StaffData
+
     data = StaffData(login, name, Role(role.value), _limit(limit), tuple(office or ()),
                      tuple(step or ()))
     with context(config) as ctx:
@@ -61,6 +63,8 @@ def add(login: Annotated[str, typer.Argument(help="the OS account (or database l
 @group.command("disable")
 def disable(login: str, config: ConfigOpt = None) -> None:
     """Take every right away from a person (their earlier signatures stay)."""
+    from einvoice.approval import identity, staff
+
     with context(config) as ctx:
         console.print(staff.disable(ctx, identity.current_login(ctx), login))
 
@@ -68,6 +72,8 @@ def disable(login: str, config: ConfigOpt = None) -> None:
 @group.command("list")
 def list_(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Everyone on the register, by login."""
+    from einvoice.approval import staff
+
     with reading(config) as ctx:
         rows = staff.listing(ctx)
     if as_json:  # the limit 5000, whether stored as 5000.00 or NUMERIC(28, 10)
@@ -82,6 +88,9 @@ def list_(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
 def _table(rows: list[t.Staff]) -> SafeTable:
     """Four columns that fit 80: the role (and a disabled account) below the name, the
     steps below the offices; the limit in German money."""
+    from einvoice.views.formatting import count, money
+    from einvoice.views.tables import amount, fixed, table, text
+
     out = table(f"Personal / staff: {count(len(rows), 'Person', 'Personen')}", fixed("Login"),
                 text("Name / Rolle", min_width=12), amount("Limit"),
                 text("Ämter / Schritte", min_width=12))

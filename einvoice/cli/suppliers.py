@@ -7,10 +7,7 @@ from typing import Annotated
 
 import typer
 
-from einvoice.approval.suppliers import SupplierData, save_supplier, suppliers
 from einvoice.cli.common import ConfigOpt, JsonOpt, app, as_staff, console, emit_json, reading
-from einvoice.lifecycle import Role
-from einvoice.views.tables import supplier_table
 
 supplier_app = typer.Typer(help="Supplier master data.", no_args_is_help=True)
 app.add_typer(supplier_app, name="supplier")
@@ -31,6 +28,10 @@ def supplier_add(name: Annotated[str, typer.Option()],
                                                            "suspicious invoice go to")] = None,
                  config: ConfigOpt = None) -> None:
     """Add or update a supplier (matched by VAT id, else by name); IBANs are added."""
+    from einvoice.approval.suppliers import SupplierData, save_supplier
+    from einvoice.lifecycle import Role
+    from einvoice.views.tables import supplier_table
+
     with as_staff(config, Role.ADMIN, MASTER_DATA) as ctx:
         row = save_supplier(ctx, SupplierData(name, vat_id, tuple(iban or ()), account,
                                               cost_centre, creditor, email))
@@ -40,6 +41,9 @@ def supplier_add(name: Annotated[str, typer.Option()],
 @supplier_app.command("list")
 def supplier_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """The supplier master data."""
+    from einvoice.approval.suppliers import suppliers
+    from einvoice.views.tables import supplier_table
+
     with reading(config) as ctx:
         rows = suppliers(ctx)
     if as_json:
@@ -58,6 +62,7 @@ def token_create(supplier: Annotated[int, typer.Option("--supplier", help="suppl
                  config: ConfigOpt = None) -> None:
     """Create an upload token; it is printed once and cannot be shown again."""
     from einvoice.approval.tokens import create_token
+    from einvoice.lifecycle import Role
 
     with as_staff(config, Role.ADMIN, MASTER_DATA) as ctx:
         token_id, token = create_token(ctx, supplier, label)
@@ -69,6 +74,7 @@ def token_create(supplier: Annotated[int, typer.Option("--supplier", help="suppl
 def token_revoke(token_id: int, config: ConfigOpt = None) -> None:
     """Revoke an upload token; uploads with it are refused from now on."""
     from einvoice.approval.tokens import revoke_token
+    from einvoice.lifecycle import Role
 
     with as_staff(config, Role.ADMIN, MASTER_DATA) as ctx:
         revoke_token(ctx, token_id)

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from einvoice.cli.common import ConfigOpt, app, console, echo, emit_json, fail
-from einvoice.config import load_settings
 from einvoice.errors import EinvoiceError
 
 if TYPE_CHECKING:  # the validation stack loads only when the command runs
@@ -65,6 +64,7 @@ def validate(
 
     Exit code 0: all accepted; 1: any rejected; 2: a processing error.
     """
+    from einvoice.config import load_settings
     from einvoice.validation.report import exit_code
     from einvoice.validation.rulebook import rulebook_for
 

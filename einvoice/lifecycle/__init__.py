@@ -17,6 +17,8 @@ does not speak for the seller); ``duplicate`` and
 ``quarantined`` end at ingest; ``closed`` ends an invalid, duplicate or quarantined document.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from einvoice.lifecycle.approvals import (
     ANORDNUNG,
     APPROVE_STEP,
@@ -38,16 +40,6 @@ from einvoice.lifecycle.binding import (
     SellerClaim,
     SupplierFacts,
     bind,
-)
-from einvoice.lifecycle.ingest import (
-    DuplicateKey,
-    IngestDecision,
-    decide_ingest,
-    duplicate_key,
-    pay_by,
-    seller_key,
-    skonto_deadline,
-    status_after_validation,
 )
 from einvoice.lifecycle.keys import name_key, number_key, vat_key
 from einvoice.lifecycle.machine import (
@@ -72,6 +64,28 @@ from einvoice.lifecycle.machine import (
 )
 from einvoice.lifecycle.payments import PAYMENT_CANDIDATES, Candidate, LineMatch, match
 from einvoice.lifecycle.suppliers import iban_ok, normalise_iban, supplier_flags
+
+# The ingest decisions need the canonical model, whose import is most of the start-up of a
+# command that only needs the statuses (every CLI command registers its options, `--status`
+# among them): they load on first use.
+if TYPE_CHECKING:
+    from einvoice.lifecycle.ingest import (
+        DuplicateKey,
+        IngestDecision,
+        decide_ingest,
+        duplicate_key,
+        pay_by,
+        seller_key,
+        skonto_deadline,
+        status_after_validation,
+    )
+else:
+    def __getattr__(name: str) -> Any:
+        if name in __all__:  # every other name of __all__ is bound above
+            from einvoice.lifecycle import ingest
+
+            return getattr(ingest, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "ANORDNUNG", "APPROVE_STEP", "MAIL_CHANNEL", "NOT_ORIGINALS", "PAYMENT_CANDIDATES",

@@ -32,9 +32,12 @@ import hashlib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from einvoice.errors import ConfigError
+
+if TYPE_CHECKING:
+    from einvoice.config import Settings
 
 BUILTIN_RELEASES = Path(__file__).resolve().parents[2] / "schemas" / "releases"
 MANIFEST = "release.toml"
@@ -149,6 +152,11 @@ def verify(release: Release) -> None:
             + "".join(f"; {label}: {', '.join(names)}" for label, names in
                       (("changed", changed), ("missing", missing), ("not listed", unlisted))
                       if names))
+
+
+def added_releases(settings: Settings) -> Path:
+    """Where ``einvoice rules add`` installs releases."""
+    return settings.data_dir / "rules" / "releases"
 
 
 def installed(added: Path | None = None) -> list[Release]:

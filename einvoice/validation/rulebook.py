@@ -34,6 +34,7 @@ from einvoice.validation.releases import (
     Official,
     PackFile,
     Release,
+    added_releases,
     in_force,
     installed,
 )
@@ -188,11 +189,6 @@ def _cached(added: Path | None, routes: tuple[tuple[str, str], ...], pinned: str
             scenarios_file: Path | None, policy: tuple[tuple[str, str], ...]) -> Rulebook:
     rules = {name: DocumentRule.model_validate_json(row) for name, row in policy}
     return Rulebook(installed(added), dict(routes), pinned, scenarios_file, Policy(rules))
-
-
-def added_releases(settings: Settings) -> Path:
-    """Where ``einvoice rules add`` installs releases."""
-    return settings.data_dir / "rules" / "releases"
 
 
 def rulebook_for(settings: Settings) -> Rulebook:
