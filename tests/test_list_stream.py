@@ -4,6 +4,8 @@ table pages by keyset (``--before ID``). The bytes scripts read stay exactly wha
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -15,10 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import insert
 from typer.testing import CliRunner
 
 from einvoice.cli import app
+from einvoice.cli.common import emit_json, emit_json_rows
 from einvoice.config import load_settings
 from einvoice.context import open_context
 from einvoice.store import tables as t
@@ -27,7 +32,7 @@ Run = Callable[..., str]
 AT = datetime(2026, 3, 1, 8, 30, tzinfo=UTC)
 UNSET = dict.fromkeys(("number", "type_code", "seller_name", "seller_vat_id", "buyer_reference",
                        "issue_date", "due_date", "gross_total", "currency", "duplicate_of",
-                       "verdict", "scenario", "rule_release", "profile", "error"))
+                       "verdict", "scenario", "rule_release", "profile", "error", "model_json"))
 
 
 @pytest.fixture
@@ -179,3 +184,54 @@ SMALL_TABLE = "\n".join((
 def test_list_table_is_unchanged(run: Run, db_url: str) -> None:
     _fill(db_url, [dict(r) for r in SMALL])
     assert run("list") == SMALL_TABLE
+
+
+def test_the_next_page_starts_below_the_last_id_shown(run: Run, db_url: str) -> None:
+    _fill(db_url, [dict(r) for r in SMALL])
+    assert [r["id"] for r in json.loads(run("list", "--json", "--before", "3"))] == [2, 1]
+    assert [r["id"] for r in json.loads(run("list", "--json", "--limit", "1",
+                                            "--before", "2"))] == [1]
+    assert run("list", "--json", "--before", "1") == "[]\n"
+    page = run("list", "--limit", "2", "--before", "3")
+    assert "2 Rechnungen / invoices" in page and "R-2026-001⟨U+200B⟩" not in page
+
+
+FLAT = st.dictionaries(st.text(st.characters(codec=None, exclude_categories=()), max_size=8),
+                       st.none() | st.booleans() | st.integers() | st.floats()
+                       | st.text(st.characters(codec=None, exclude_categories=()), max_size=12),
+                       max_size=5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(FLAT, max_size=7), st.integers(min_value=1, max_value=4))
+def test_rows_written_as_they_come_are_the_json_written_at_once(
+        rows: list[dict[str, Any]], batch: int) -> None:
+    def printed(write: Callable[[], None]) -> str:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            write()
+        return out.getvalue()
+    assert (printed(lambda: emit_json_rows(iter(rows), batch=batch))
+            == printed(lambda: emit_json(rows)))
+
+
+def test_listing_every_invoice_holds_a_batch_not_the_database(
+        tmp_path: Path, run: Run, db_url: str) -> None:
+    """20,000 cases whose stored models are 6 kB each (120 MB): the listing selects its columns
+    and writes them as they come, so the process stays far below what loading them takes."""
+    blob = json.dumps({"note": "x" * 6000})
+    _fill(db_url, [{"id": i, "status": "pending", "number": f"R-{i}", "model_json": blob,
+                    "filename": f"r{i}.xml", "kind": "ubl-invoice"} for i in range(1, 20_001)])
+    peak = ("import atexit, runpy, sys; atexit.register(lambda: sys.stderr.write(next("
+            "line for line in open('/proc/self/status') if line.startswith('VmHWM')))); "
+            "sys.argv = ['einvoice', 'list', '--json']; "
+            "runpy.run_module('einvoice.cli', run_name='__main__')")
+    done = subprocess.run([sys.executable, "-c", peak], capture_output=True, text=True,
+                          cwd=tmp_path, env={**os.environ, "EINVOICE_DATABASE_URL": db_url},
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = json.loads(done.stdout)
+    assert [r["id"] for r in rows] == list(range(20_000, 0, -1))
+    assert rows[0]["number"] == "R-20000" and rows[-1]["filename"] == "r1.xml"
+    kb = int(done.stderr.split("VmHWM:")[1].split()[0])
+    assert kb < 200 * 1024, f"peak {kb} kB"

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from einvoice.store import tables as t
 from einvoice.views.formatting import money
+from einvoice.views.listing import Listed
 from einvoice.views.status import status_view
 from einvoice.views.tables import invoice_table
 from einvoice.views.terminal import (
@@ -119,6 +120,6 @@ def test_a_long_invoice_number_cannot_push_the_seller_off_the_list() -> None:
                     seller_name="Stadtwerke Musterstadt", gross_total=Decimal("12.50"),
                     currency="EUR")
     doc = t.Document(id=1, submission_id=1, sha256="0" * 64, size=1, kind="ubl-invoice")
-    lines = seen(_printed(invoice_table([(inv, doc)]), width=80)).splitlines()
+    lines = seen(_printed(invoice_table([Listed.of(inv, doc)]), width=80)).splitlines()
     assert max(len(line.rstrip()) for line in lines) <= 80
     assert any("Stadtwerke" in line and "12,50\xa0€" in line for line in lines), lines

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from einvoice.approval import identity, staff, steps
 from einvoice.cli.common import (
     ConfigOpt,
     JsonOpt,
@@ -19,24 +18,12 @@ from einvoice.cli.common import (
     console,
     context,
     emit_json,
+    emit_json_rows,
     err,
     fail,
     reading,
 )
 from einvoice.lifecycle import Status
-from einvoice.store.shared import SHARED_UMASK, group_id, share
-from einvoice.validation.report import finding_json
-from einvoice.views.caseview import case_view
-from einvoice.views.formatting import count, plain
-from einvoice.views.queries import (
-    ListFilter,
-    event_summary,
-    get_case,
-    list_invoices,
-    signed_summary,
-    summary,
-)
-from einvoice.views.tables import invoice_table
 from einvoice.views.terminal import compose
 
 if TYPE_CHECKING:  # the intake and validation stacks load only for the commands that use them
@@ -50,6 +37,9 @@ def init(group: Annotated[str | None, typer.Option(help="OS group whose members 
     """Create (or upgrade) the database and the data folders.
 
     Whoever initialises an empty staff register becomes its first admin."""
+    from einvoice.approval import identity, staff
+    from einvoice.store.shared import SHARED_UMASK, group_id, share
+
     if group is not None:
         os.umask(SHARED_UMASK)
     with context(config) as ctx:
@@ -67,6 +57,8 @@ def init(group: Annotated[str | None, typer.Option(help="OS group whose members 
 
 
 def _report(results: list[FileResult], as_json: bool) -> None:
+    from einvoice.views.formatting import count
+
     if as_json:
         emit_json([{"path": str(r.path), "ok": r.ok, "error": r.error,
                     "moved_to": str(r.moved_to) if r.moved_to else None,
@@ -143,26 +135,42 @@ def list_(
     until: Annotated[str | None, typer.Option("--to", help="issue date to YYYY-MM-DD")] = None,
     text: Annotated[str | None, typer.Option("--search", "-q", help="free text")] = None,
     limit: Annotated[int | None, typer.Option(help="at most N rows (table default 100)")] = None,
+    before: Annotated[int | None, typer.Option(
+        metavar="ID", help="only invoices with a lower id: the next page after the one that "
+        "ended at ID")] = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List invoices, newest first (every status unless filtered)."""
+    from einvoice.views.listing import listed_json
+    from einvoice.views.queries import ListFilter, list_invoices, stream_invoices
+
     flt = ListFilter(status=[str(s) for s in status or []] or None, seller=seller,
                      date_from=_parse_date(since),
                      date_to=_parse_date(until), text=text,
-                     limit=limit if limit is not None else (None if as_json else 100))
+                     limit=limit if limit is not None else (None if as_json else 100),
+                     before=before)
     with reading(config) as ctx:
+        if as_json:  # written while the rows arrive: every invoice in constant memory
+            emit_json_rows(listed_json(row) for row in stream_invoices(ctx, flt))
+            return
         rows = list_invoices(ctx, flt)
-    if as_json:
-        emit_json([summary(inv, doc) for inv, doc in rows])
-    else:
-        console.print(invoice_table(rows))
+    from einvoice.views.tables import invoice_table
+
+    console.print(invoice_table(rows))
 
 
 @app.command()
 def show(invoice_id: Annotated[int, typer.Argument(help="invoice id from `einvoice list`")],
          config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """One invoice: header, parties, payment, totals, VAT breakdown, lines, attachments."""
+    from einvoice.approval import steps
+    from einvoice.validation.report import finding_json
+    from einvoice.views.caseview import case_view
+    from einvoice.views.formatting import plain
+    from einvoice.views.listing import summary
+    from einvoice.views.queries import event_summary, get_case, signed_summary
+
     with reading(config) as ctx:
         case = get_case(ctx, invoice_id)
         inv = case.invoice

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).with_name("migrations")
 # the newest migration; a test keeps it equal to Alembic's head, so that commands can check the
 # schema with one query instead of loading Alembic every time
-SCHEMA_REVISION = "0008"
+SCHEMA_REVISION = "0009"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

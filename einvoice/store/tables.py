@@ -59,7 +59,9 @@ class Invoice(SQLModel, table=True):
         Index("ix_invoice_duplicate_key", "seller_key", "number_key", "type_code",
               "gross_total"),
         Index("ix_invoice_status_received", "status", "received_at"),
-        Index("ix_invoice_inbox", "status", "office", "pay_by"),
+        # the inbox: waiting (status) in an office, by Skonto deadline, else due date, then id;
+        # its query reads the ids it shows from this index alone (covering)
+        Index("ix_invoice_inbox_urgency", "status", "office", "skonto_until", "pay_by", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

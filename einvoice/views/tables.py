@@ -22,6 +22,7 @@ from einvoice.lifecycle import Status
 from einvoice.store import tables as t
 from einvoice.views.formatting import count, day, iban, money
 from einvoice.views.labels import status_words
+from einvoice.views.listing import Listed
 from einvoice.views.queries import InboxRow
 from einvoice.views.story import Event, event_rows
 from einvoice.views.terminal import SafeTable, safe, stack
@@ -59,17 +60,17 @@ def table(title: str, *columns: Column) -> SafeTable:
                  collapse_padding=True, title_justify="left")
 
 
-def invoice_table(rows: list[tuple[t.Invoice, t.Document]]) -> SafeTable:
+def invoice_table(rows: Sequence[Listed]) -> SafeTable:
     """``einvoice list``: the status below the invoice number; a document that names no seller
     (one that could not be read) shows its file name there."""
     out = table(count(len(rows), "Rechnung / invoice", "Rechnungen / invoices"),
                 fixed("ID", right=True), reference("Nummer / Status"),
                 text("Verkäufer / Datei", min_width=10), fixed("Datum", DATE_WIDTH),
                 amount("Brutto"))
-    for inv, doc in rows:
-        out.add_row(str(inv.id), stack(inv.number, status_words(inv.status).de),
-                    inv.seller_name or safe(doc.filename, "italic"),
-                    day(inv.issue_date), money(inv.gross_total, inv.currency))
+    for row in rows:
+        out.add_row(str(row.id), stack(row.number, status_words(row.status).de),
+                    row.seller_name or safe(row.filename, "italic"),
+                    day(row.issue_date), money(row.gross_total, row.currency))
     return out
 
 
