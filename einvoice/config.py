@@ -142,14 +142,10 @@ class Settings(BaseSettings):
                                      "ZIP members and mail parts together); more: refused whole")
     max_zip_depth: int = Field(2, description="ZIPs inside ZIPs; deeper: refused whole")
     max_archive_bytes_per_sender_day: int = Field(
-        1024 * MB, description="originals archived per sender and local day (the upload "
-        "token's supplier, else the mail sender, else the drop folder's channel), counted from "
-        "the database; a submission beyond it is refused (upload: HTTP 413, drop folder: "
-        "failed/ with a note, mail: a quarantined case that keeps nothing, and the sender is "
-        "told); 0: no quota")
-    junk_retention_days: int = Field(90, ge=1, description="days the original of a submission "
-                                     "holding no invoice at all (not-an-invoice, unreadable ZIP) "
-                                     "is kept; then the service removes it (audited)")
+        1024 * MB, description="originals archived per sender (token's supplier, mail sender "
+        "or drop-folder channel) and local day; beyond: refused (README); 0: no quota")
+    junk_retention_days: int = Field(90, ge=1, description="days a submission holding no "
+                                     "invoice is kept before the service removes it (audited)")
     leitweg_routes: dict[str, str] = Field(
         default_factory=dict,
         description="accepted Leitweg-IDs or prefixes -> receiving office; empty: no check")
