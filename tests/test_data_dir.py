@@ -145,4 +145,6 @@ def test_version_names_the_package_and_the_rule_releases(place: Path) -> None:
     assert [words[1] if words[0] == "*" else words[0] for words in listed] == [
         r.id for r in releases]
     assert [words[1] for words in listed if words[0] == "*"] == [today.id]
+    assert [words[-1] for words in listed] == [  # German dates, as in every view
+        r.valid_from.strftime("%d.%m.%Y") for r in releases]
     assert list((place / "work").iterdir()) == []

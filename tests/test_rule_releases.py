@@ -127,12 +127,16 @@ def test_rules_where_native_code_lags_the_newest_release() -> None:
 
 def test_rules_command_lists_releases_scenarios_and_packs(tmp_path: Path) -> None:
     runner = CliRunner()
-    env = {"EINVOICE_DATA_DIR": str(tmp_path)}
+    env = {"EINVOICE_DATA_DIR": str(tmp_path), "COLUMNS": "80"}
     text = runner.invoke(app, ["rules"], env=env)
     assert text.exit_code == 0, text.output
     assert "  xrechnung-2.5  version 2.5.0, valid from 31.01.2026" in text.output
+    words = " ".join(text.output.split())  # entries wrap at words to 80 columns
     assert "pack xrechnung-cii: native + official - official engine for BR-TMP-2, BR-TMP-4" \
-        in text.output
+        in words
+    lines = text.output.splitlines()
+    assert max(len(line) for line in lines if len(line.split()) > 1) <= 80
+    assert "        (Apache-2.0)" in lines  # a continuation indented below its entry
     data = json.loads(runner.invoke(app, ["rules", "--json"], env=env).output)
     assert [(r["id"], r["in_force"]) for r in data] == [("xrechnung-2.5", False),
                                                         ("xrechnung-2.6.0", True)]

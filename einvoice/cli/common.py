@@ -57,10 +57,12 @@ def _releases(settings: Settings) -> list[str]:
     releases = installed(added_releases(settings))
     today = dt.datetime.now(settings.zone).date()
     now = in_force(releases, today, settings.rule_release)
+    german = "%d.%m.%Y"  # views.formatting.day, without loading babel for --version
     return [f"{'*' if r is now else ' '} {r.id}  version {r.official_version}, valid from "
-            f"{r.valid_from}{'' if r.builtin else ', added'}" for r in releases] + [
-        f"* = in force today ({today}" + (", pinned by rule_release)" if settings.rule_release
-                                          else ")")]
+            f"{r.valid_from.strftime(german)}{'' if r.builtin else ', added'}"
+            for r in releases] + [
+        f"* = in force today ({today.strftime(german)}"
+        + (", pinned by rule_release)" if settings.rule_release else ")")]
 
 
 def _version() -> None:

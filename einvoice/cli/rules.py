@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import textwrap
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -64,6 +66,17 @@ def _expectations(n: int, kind: str) -> str:
     return count(n, f"{kind} expectation", f"{kind} expectations")
 
 
+def _line(text: str) -> None:
+    """One entry of the listing, wrapped at words to the terminal (80 columns when it is not
+    one) with its continuation indented below it; a word longer than a line (a commit id) is
+    kept whole, never cut."""
+    indent = " " * (len(text) - len(text.lstrip()) + 4)
+    width = shutil.get_terminal_size((80, 24)).columns
+    for line in textwrap.wrap(text, width, subsequent_indent=indent, break_long_words=False,
+                              break_on_hyphens=False, drop_whitespace=True) or [""]:
+        echo(line)
+
+
 @group.callback()
 def rules(ctx: typer.Context, as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     """List the rule releases, their scenarios and packs; the one in force is marked *."""
@@ -80,25 +93,25 @@ def rules(ctx: typer.Context, as_json: JsonOpt = False, config: ConfigOpt = None
         emit_json(data)
         return
     for release in data:
-        echo(f"{'*' if release['in_force'] else ' '} {release['id']}  "
+        _line(f"{'*' if release['in_force'] else ' '} {release['id']}  "
                    f"version {release['version']}, valid from "
                    f"{day(dt.date.fromisoformat(release['valid_from']))}"
                    f"{'' if release['builtin'] else ', added'} - {release['title']}")
-        echo(f"    source: {release['source']}")
+        _line(f"    source: {release['source']}")
         if release["peppol_bis"]:
-            echo(f"    Peppol BIS rules: {release['peppol_bis']}")
+            _line(f"    Peppol BIS rules: {release['peppol_bis']}")
         for scenario in release["scenarios"]:
             levels = len(scenario["levels"])
-            echo(f"    scenario {scenario['name']}: "
+            _line(f"    scenario {scenario['name']}: "
                        f"{' + '.join(scenario['schema'] + scenario['packs'])}"
                        + (f" ({count(levels, 'level', 'levels')} overridden)" if levels
                           else ""))
         for pack, info in release["packs"].items():
             lagging = info["official_rules"]
-            echo(f"    pack {pack}: {info['engine']}"
+            _line(f"    pack {pack}: {info['engine']}"
                        + (f" - official engine for {', '.join(lagging)}" if lagging else ""))
         for pack, artefact in release["replaced"].items():
-            echo(f"    pack {pack}: replaced by the release's {artefact}")
+            _line(f"    pack {pack}: replaced by the release's {artefact}")
     echo("* = in force today; `einvoice validate --release ID` pins one")
 
 
