@@ -9,11 +9,15 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import socket
+import subprocess
+import tempfile
 import time
 import zipfile
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -35,7 +39,7 @@ from einvoice.intake.http import create_app
 from einvoice.pipeline import Submission, ingest, ingest_parts
 from einvoice.scheduler.jobs import RETENTION, Service
 from einvoice.store import tables as t
-from einvoice.store.archive import sha256_hex
+from einvoice.store.archive import Archive, sha256_hex, writer_gone
 from einvoice.store.types import utcnow
 
 MINIMAL = "valid/xrechnung-testsuite/technical-cases/cius/01.05_minimal_test_ubl.xml"
@@ -425,3 +429,35 @@ def test_stale_temp_files_of_killed_archive_writes_are_swept_when_intake_starts(
     os.utime(later, (two_hours_ago, two_hours_ago))
     Service(ctx).intake()
     assert later.exists()  # swept once per process (per archive opened)
+
+
+def test_a_killed_writers_temp_file_goes_at_once_a_running_writers_stays(
+        tmp_path: Path) -> None:
+    """``.tmp-HOST-PID-*``: a writer of this host that is gone (a service restarted right after
+    a kill) leaves a file swept at once; one still running, another host's, or an unnamed one
+    wait for the grace period; the archive names its own temp files so."""
+    archive = Archive(tmp_path / "archive")
+    folder = archive.root / "ab" / "cd"
+    folder.mkdir(parents=True)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    host = socket.gethostname()
+    killed = folder / f".tmp-{host}-{gone.pid}-abc_1"
+    kept = [folder / f".tmp-{host}-{os.getpid()}-abc_2", folder / f".tmp-other{host}-{gone.pid}-x",
+            folder / ".tmp-killed", folder / f".tmp-{host}-x{gone.pid}-y"]
+    for path in (killed, *kept):
+        path.write_bytes(b"partial")
+    assert archive.sweep() == [killed]
+    assert all(path.exists() for path in kept)
+    assert writer_gone(killed.name) and not any(writer_gone(p.name) for p in kept)
+    seen: list[str] = []
+    real = tempfile.mkstemp
+
+    def spy(*args: Any, **kwargs: Any) -> tuple[int, str]:
+        fd, name = real(*args, **kwargs)
+        seen.append(Path(name).name)
+        return fd, name
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tempfile, "mkstemp", spy)
+        archive.put(b"an original")
+    assert len(seen) == 1 and seen[0].startswith(f".tmp-{host}-{os.getpid()}-")

@@ -2,14 +2,17 @@
 
 A file's path is derived from its SHA-256, so storing the same bytes twice is a no-op and a
 stored file can always be checked against its name. A write killed between its temp file and
-the rename leaves a ``.tmp-*`` file behind; ``sweep`` removes those older than a grace period
-(a writer still at work is younger), once per process when intake starts.
+the rename leaves a ``.tmp-*`` file behind; ``sweep`` removes it, once per process when intake
+starts: at once when the name says its writer was a process of this host that is gone (a
+service restarted right after a kill), else once older than a grace period (a writer still at
+work, perhaps on another machine sharing the archive, is younger).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import stat
 import tempfile
 import time
@@ -21,6 +24,25 @@ from einvoice.store.durable import all_at_once, fsync_dir, make_dirs
 
 TMP_PREFIX = ".tmp-"
 TMP_GRACE_SECONDS = 3600.0  # far longer than writing the largest original takes
+
+
+def _writer_prefix() -> str:
+    """``.tmp-HOST-PID-``: whose write a temp file is (mkstemp appends letters, digits, _)."""
+    return f"{TMP_PREFIX}{socket.gethostname()}-{os.getpid()}-"
+
+
+def writer_gone(name: str) -> bool:
+    """The temp file's name names a process of this host that no longer runs."""
+    host, _, rest = name.removeprefix(TMP_PREFIX).rpartition("-")[0].rpartition("-")
+    if host != socket.gethostname() or not rest.isdigit():
+        return False
+    try:
+        os.kill(int(rest), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it runs under another account
+        return False
+    return False
 
 
 def sha256_hex(data: bytes) -> str:
@@ -65,7 +87,7 @@ class Archive:
         """One file written and fsynced under a temp name, then renamed to its digest."""
         digest, data = item
         target = self.path_for(digest)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TMP_PREFIX)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=_writer_prefix())
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -99,15 +121,16 @@ class Archive:
         return size
 
     def sweep(self, grace_seconds: float = TMP_GRACE_SECONDS) -> list[Path]:
-        """Remove the temp files of writes that were killed (older than ``grace_seconds``);
-        the paths removed. Only ``ab/cd/`` folders hold them, so only those are listed."""
+        """Remove the temp files of writes that were killed (their writer gone, or older than
+        ``grace_seconds``); the paths removed. Only ``ab/cd/`` folders hold them."""
         self.swept = True
         cutoff = time.time() - grace_seconds
         removed = []
         for tmp in self.root.glob(f"[0-9a-f][0-9a-f]/[0-9a-f][0-9a-f]/{TMP_PREFIX}*"):
             try:
                 found = tmp.lstat()
-                if stat.S_ISREG(found.st_mode) and found.st_mtime < cutoff:
+                if stat.S_ISREG(found.st_mode) and (found.st_mtime < cutoff
+                                                    or writer_gone(tmp.name)):
                     tmp.unlink()
                     removed.append(tmp)
             except FileNotFoundError:

@@ -5,13 +5,13 @@ temp file of a killed write."""
 from __future__ import annotations
 
 import os
-import time
+import socket
+import subprocess
 from pathlib import Path
 
 from einvoice.context import open_context
 from einvoice.intake.folder import FAILED, PROCESSED, ingest_files, scan
 from einvoice.lifecycle import Status
-from einvoice.store.archive import TMP_GRACE_SECONDS
 from einvoice.store.records import Outcome
 from tests.hostile import documents as d
 from tests.hostile.facts import stored
@@ -136,30 +136,31 @@ def fifo_handed_to_ingest(env: FolderEnv) -> None:
         fifo.unlink()
 
 
-@cases.add(xfail="the archive is swept of temp files once per process, at its first scan, of "
-                 "those older than an hour: the service restarted right after a kill keeps the "
-                 "killed write's .tmp-* for as long as it runs (issue 14, Why 8)")
+@cases.add()
 def stale_temp_file_after_a_crash_and_quick_restart(env: FolderEnv) -> None:
-    """A write killed before its rename leaves ``.tmp-*``; the service restarts at once (the
-    file is young, so its first scan keeps it) and runs on: an hour later it is stale."""
+    """A write killed before its rename leaves ``.tmp-HOST-PID-*``; the service restarts at
+    once: its first scan removes the killed writer's file (young as it is) and keeps a young
+    one of a writer still running."""
     folder = env.ctx.archive.root / "ee" / "ee"
     folder.mkdir(parents=True, exist_ok=True)
-    left = folder / ".tmp-killed-write"
-    left.write_bytes(b"half an original")
+    gone = subprocess.Popen(["true"])  # a process of this host that is gone
+    gone.wait()
+    left = folder / f".tmp-{socket.gethostname()}-{gone.pid}-killed_"
+    working = folder / f".tmp-{socket.gethostname()}-{os.getpid()}-writing"
+    for path in (left, working):
+        path.write_bytes(b"half an original")
     restarted = open_context(env.ctx.settings)  # a new process: its archive not swept yet
     try:
         assert env.folder is not None
-        list(scan(restarted, env.folder))
-        assert left.exists(), "a young temp file (a writer may be at work) was removed"
-        hour_ago = time.time() - TMP_GRACE_SECONDS - 60
-        os.utime(left, (hour_ago, hour_ago))
         with env.timed():
             list(scan(restarted, env.folder))
         env.kept_where.append("no original: a temp file of a killed write")
-        assert not left.exists(), "the stale temp file is still there"
+        assert not left.exists(), "the killed writer's temp file is still there"
+        assert working.exists(), "a running writer's temp file was removed"
     finally:
         restarted.close()
-        left.unlink(missing_ok=True)
+        for path in (left, working):
+            path.unlink(missing_ok=True)
 
 
 @cases.add()
