@@ -12,10 +12,8 @@ one read from the invoice. ``einvoice reject`` stands when its notice cannot be 
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -44,7 +42,8 @@ from einvoice.store import tables as t
 from einvoice.store.types import utcnow
 from einvoice.views.queries import history
 from einvoice.views.status import service_status
-from tests.test_notify import IBANS, SAMPLE, SELLER_CONTACT, free_port, invalid_xml, on_file
+from tests.smtp_sink import Sink, free_port
+from tests.test_notify import IBANS, SAMPLE, SELLER_CONTACT, invalid_xml, on_file
 
 SELLER_EM = "rechnungsausgang@test.com"  # BT-34 (scheme EM) of the sample
 SENDER = "lieferant@example.com"
@@ -53,32 +52,10 @@ EVIL = "evil@example.com"
 SECOND = timedelta(seconds=1)
 
 
-class Server:
-    """An aiosmtpd handler keeping every accepted mail with its envelope recipients; refuses
-    the addresses in ``refuse`` with 550."""
-
-    def __init__(self) -> None:
-        self.mails: list[tuple[EmailMessage, list[str]]] = []
-        self.refuse: set[str] = set()
-        self.lock = threading.Lock()
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          rcpt_options: list[str]) -> str:
-        if address in self.refuse:
-            return "550 5.1.1 mailbox unavailable"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        mail = message_from_bytes(envelope.content, policy=policy.default)
-        assert isinstance(mail, EmailMessage)
-        with self.lock:
-            self.mails.append((mail, list(envelope.rcpt_tos)))
-        return "250 Message accepted for delivery"
-
+class Server(Sink):
     @property
     def to(self) -> list[str]:
-        return [rcpt for _, rcpts in self.mails for rcpt in rcpts]
+        return [rcpt for rcpts in self.envelopes for rcpt in rcpts]
 
 
 @pytest.fixture
@@ -131,8 +108,8 @@ def test_one_poisoned_notice_does_not_keep_the_others_and_is_tried_again_later(
     report = send_pending(ctx, now=at(t0))
     assert (report.sent, report.failed) == (3, 1), str(report)
     assert server.to == ["a@lieferant.example", "l3@lieferant.example", "l4@lieferant.example"]
-    [subject] = server.mails[0][0].get_all("Subject")
-    assert subject == f"Rechnung R-1 Bcc: {EVIL}" and server.mails[0][0]["Bcc"] is None
+    [subject] = server.mails[0].get_all("Subject")
+    assert subject == f"Rechnung R-1 Bcc: {EVIL}" and server.mails[0]["Bcc"] is None
     assert all(notice(ctx, i).sent_at is not None for i in (crlf, *good))
 
     bad = notice(ctx, poison)
@@ -256,7 +233,7 @@ def test_a_line_break_in_an_invoice_number_gives_a_one_line_subject(
     subject = f"Rechnung abgewiesen / Invoice rejected: R-1 Bcc: {EVIL} X-Evil: 1"
     assert notice(ctx, queued).subject == subject
     assert send_pending(ctx).sent == 1
-    [(mail, rcpts)] = server.mails
+    [mail], [rcpts] = server.mails, server.envelopes
     [header] = mail.get_all("Subject")
     assert rcpts == [SENDER] and " ".join(header.split()) == subject  # long: folded
     assert mail["Bcc"] is None and mail["X-Evil"] is None
@@ -394,7 +371,7 @@ def test_reject_of_an_invoice_number_with_a_line_break(
     out = cli("reject", str(invoice_id), "--reason", "Leistung fehlt")
     assert "1 Nachricht gesendet, 0 fehlgeschlagen" in out
     assert status_of(ctx, invoice_id) == "rejected"
-    [(mail, rcpts)] = server.mails
+    [mail], [rcpts] = server.mails, server.envelopes
     [header] = mail.get_all("Subject")
     assert rcpts == [SENDER] and mail["Bcc"] is None
     assert " ".join(header.split()) == f"Rechnung abgelehnt / Invoice rejected: R-9 Bcc: {EVIL}"

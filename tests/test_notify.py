@@ -8,10 +8,8 @@ notice does to the others, and the back-off: test_notice_queue.)"""
 from __future__ import annotations
 
 import re
-import socket
 import threading
 from collections.abc import Iterator
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,8 @@ from einvoice.notify.recipient import address, iban_suspicious, invoice_suspicio
 from einvoice.pipeline import Submission, ingest
 from einvoice.store import tables as t
 from einvoice.store.types import utcnow
+from tests.smtp_sink import Sink as SmtpSink
+from tests.smtp_sink import free_port
 
 SAMPLE = "valid/xrechnung-testsuite/technical-cases/cius/01.01_comprehensive_test_ubl.xml"
 SUPPLIER = "lieferant@example.com"
@@ -38,37 +38,9 @@ IBANS = ("DE79000000001234567890", "DE16000000002345678901")  # BT-84 of the sam
 FINANCE = "rechnungspruefung@stadt.example"
 
 
-class Sink:
-    """An aiosmtpd handler that keeps what it accepted and refuses chosen recipients."""
-
-    def __init__(self) -> None:
-        self.mails: list[EmailMessage] = []
-        self.refuse: set[str] = set()
-        self.lock = threading.Lock()
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          rcpt_options: list[str]) -> str:
-        if address in self.refuse:
-            return "550 5.1.1 mailbox unavailable"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        mail = message_from_bytes(envelope.content, policy=policy.default)
-        assert isinstance(mail, EmailMessage)
-        with self.lock:
-            self.mails.append(mail)
-        return "250 Message accepted for delivery"
-
+class Sink(SmtpSink):
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.mails if m["To"] == address]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
