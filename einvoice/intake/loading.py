@@ -77,14 +77,25 @@ def exit_with(pid: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
-        while True:
+        while not _gone(pid):
             time.sleep(1)
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                os._exit(1)
+        os._exit(1)
 
     threading.Thread(target=watch, daemon=True).start()
+
+
+def _gone(pid: int) -> bool:
+    """The process has ended: it no longer exists, or it is a zombie (killed, and not yet
+    waited for by its own parent, which may be waiting for this worker's output to end)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):  # no /proc: the first check is all there is
+        return False
 
 
 def loaded(settings: Settings, paths: list[Path],
