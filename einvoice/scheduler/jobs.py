@@ -1,7 +1,6 @@
 """The service's jobs (intake, notify, export; after each intake: revalidate what is due, and once
 a day remove junk past its retention) over one context, each run recorded as a ``JobRun`` row,
-each mailbox and the export taken under a named lock, each drop folder too on SQLite (on
-PostgreSQL its files are claimed one by one)."""
+each folder, mailbox and the export taken under a named lock."""
 
 from __future__ import annotations
 
@@ -93,7 +92,7 @@ class Service:
         with recorded(self.ctx, INTAKE) as run:
             for folder in self.ctx.settings.folders:
                 self.check()
-                with self._folder(folder.path) as got:
+                with self.ctx.lock(lock_folder(folder.path), wait=False) as got:
                     if not got:
                         run.note(f"{folder.path}: busy in another process")
                         continue
@@ -115,13 +114,6 @@ class Service:
                 self._mailbox(run, box)
         self.revalidate()
         self.retention()
-
-    def _folder(self, path: Path) -> contextlib.AbstractContextManager[bool]:
-        """SQLite: one process scans a drop folder at a time. PostgreSQL: every service scans
-        it, its writers claiming file by file (``intake.folder``), so machines share it."""
-        if self.ctx.engine.dialect.name == "postgresql":
-            return contextlib.nullcontext(True)
-        return self.ctx.lock(lock_folder(path), wait=False)
 
     def revalidate(self) -> None:
         """Validate again what the engine could not decide (received, verdict undefined) and
