@@ -9,9 +9,10 @@ wait for ever) are left alone. A file refused by its sender's archive quota goes
 with its note, nothing archived.
 
 SQLite has one writer: this process writes while worker processes read and validate ahead
-(``loading``). PostgreSQL shares the work: every writer (``workers`` processes of this service,
-and the services of other machines that share the database and the folder) claims the files it
-takes, one advisory lock each (``store.locks.claim``), and writes and moves them itself.
+(``loading``). PostgreSQL shares the work: every writer (the ``workers`` processes of this scan,
+and any other process scanning the same folder on a machine that shares the database and the
+folder) claims the files it takes, one advisory lock each (``store.locks.claim``), and writes
+and moves them itself.
 """
 
 from __future__ import annotations
