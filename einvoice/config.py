@@ -154,6 +154,10 @@ class Settings(BaseSettings):
     rule_release: str | None = Field(
         None, description="pin one rule release (an id of `einvoice rules`); default: the "
         "release in force on the day a document was received")
+    rule_engine: Literal["native", "official", "both"] = Field(
+        "native", description="how the CEN EN 16931 rules for UBL run: native (compiled to "
+        "Python from the official source), official (the official Schematron on Saxon) or both "
+        "(any difference is an engine error: the document stays undefined)")
     document_policy: dict[str, DocumentRule] = Field(
         default_factory=lambda: {k: DocumentRule(**v) for k, v in DEFAULT_DOCUMENT_POLICY.items()},
         description="documents by profile (BT-24): validate by their scenario or reject with a "

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+
+# the business term a rule message names first ("... Buyer reference (BT-10) ...")
+TERM = re.compile(r"\b(B[TG]-\d+)\b")
 
 
 class Flag(StrEnum):

@@ -33,7 +33,7 @@ BUILTIN: dict[str, str] = {
     "facturx-basic-xsd": "einvoice.validation.xsd:facturx_basic",
     "facturx-extended-xsd": "einvoice.validation.xsd:facturx_extended",
     "zugferd1-xsd": "einvoice.validation.xsd:zugferd1",
-    "en16931-ubl": "einvoice.validation.schematron:en16931_ubl",
+    "en16931-ubl": "einvoice.validation.native.cen:en16931_ubl",
     "en16931-cii": "einvoice.validation.cen_cii:en16931_cii",
     "xrechnung-ubl": "einvoice.validation.xrechnung:ubl",
     "xrechnung-cii": "einvoice.validation.xrechnung:cii",

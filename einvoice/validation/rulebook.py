@@ -41,13 +41,20 @@ from einvoice.validation.releases import (
 from einvoice.validation.scenarios import load_scenarios
 from einvoice.validation.schematron import XsltPack
 
-NATIVE_FINGERPRINTS = Path(__file__).resolve().parent / "xrechnung" / "fingerprints.toml"
+NATIVE_FINGERPRINTS = (Path(__file__).resolve().parent / "xrechnung" / "fingerprints.toml",
+                       Path(__file__).resolve().parent / "native" / "fingerprints.toml")
+# packs whose official source the native engine compiles whole: setting ``rule_engine`` applies
+ENGINE_CHOICE = {"en16931-ubl"}
 
 
 def native_fingerprints() -> dict[str, dict[str, str]]:
     """pack → rule id → fingerprint of the official assertion the native code implements."""
-    data = tomllib.loads(NATIVE_FINGERPRINTS.read_text(encoding="utf-8"))
-    return {pack: dict(rules) for pack, rules in data.items() if isinstance(rules, dict)}
+    found: dict[str, dict[str, str]] = {}
+    for path in NATIVE_FINGERPRINTS:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        found.update({pack: dict(rules) for pack, rules in data.items()
+                      if isinstance(rules, dict)})
+    return found
 
 
 @dataclass(frozen=True)
@@ -59,20 +66,22 @@ class Plan:
     lagging: frozenset[str]  # run on the official engine
     dropped: frozenset[str]  # native rules the release no longer has
     peppol_bis: str | None = None  # the Peppol rules of the release (native: no official source)
+    engine: str = "native"  # setting ``rule_engine`` for the packs of ENGINE_CHOICE
 
     @property
     def wholly_official(self) -> bool:
-        return self.official.compiled
+        return self.official.compiled or self.engine == "official"
 
 
-def plan(official: Official, peppol_bis: str | None = None) -> Plan:
+def plan(official: Official, peppol_bis: str | None = None, engine: str = "native") -> Plan:
     native = native_fingerprints().get(official.pack, {})
+    engine = engine if official.pack in ENGINE_CHOICE else "native"
     if official.compiled:  # no source to compare with: the archive's XSLT decides alone
         return Plan(official.pack, official, frozenset(), frozenset(native))
     release = {rule: a.fingerprint for rule, a in assertions(official.path).items()}
     lagging = frozenset(rule for rule, fp in release.items() if native.get(rule) != fp)
     return Plan(official.pack, official, lagging, frozenset(native.keys() - release.keys()),
-                peppol_bis)
+                peppol_bis, engine)
 
 
 def _native(pack: str, peppol_bis: str | None) -> RulePack:
@@ -115,11 +124,17 @@ def _built(spec: Plan | PackFile, stamp: tuple[int, int]) -> RulePack:
             return SchemaPack(spec.name, spec.path)
         return XsltPack(spec.name, spec.path.read_text(encoding="utf-8"))
     official = spec.official
-    if spec.wholly_official:
+    if official.compiled:
         return XsltPack(spec.pack, official.path.read_text(encoding="utf-8"))
+    if spec.wholly_official:
+        return OfficialPack(spec.pack, official.path)
     native = _native(spec.pack, spec.peppol_bis)
     engine = OfficialPack(spec.pack, official.path, only=spec.lagging) if spec.lagging else None
-    return ReleasePack(native, engine, spec.lagging | spec.dropped)
+    pack = ReleasePack(native, engine, spec.lagging | spec.dropped)
+    if spec.engine == "both":
+        from einvoice.validation.native.cen import BothEngines
+        return BothEngines(pack, OfficialPack(spec.pack, official.path))
+    return pack
 
 
 def _factory(spec: Plan | PackFile) -> Callable[[], RulePack]:
@@ -129,12 +144,13 @@ def _factory(spec: Plan | PackFile) -> Callable[[], RulePack]:
 
 def release_validator(release: Release, routes: dict[str, str],
                       scenarios_file: Path | None = None,
-                      policy: Policy | None = None) -> Validator:
+                      policy: Policy | None = None, engine: str = "native") -> Validator:
     validator = Validator(load_scenarios(scenarios_file or release.scenarios), routes, policy)
     for pack in release.packs:
         validator.registry.register(pack.name, _factory(pack))
     for official in release.official:
-        validator.registry.register(official.pack, _factory(plan(official, release.peppol_bis)))
+        validator.registry.register(official.pack,
+                                    _factory(plan(official, release.peppol_bis, engine)))
     return validator
 
 
@@ -143,9 +159,10 @@ class Rulebook:
 
     def __init__(self, releases: list[Release], routes: dict[str, str] | None = None,
                  pinned: str | None = None, scenarios_file: Path | None = None,
-                 policy: Policy | None = None) -> None:
+                 policy: Policy | None = None, engine: str = "native") -> None:
         self.releases = releases
         self.pinned = pinned
+        self.engine = engine
         self._policy = policy
         self._routes = routes or {}
         self._scenarios_file = scenarios_file
@@ -159,7 +176,7 @@ class Rulebook:
         with self._lock:
             if release.id not in self._validators:
                 self._validators[release.id] = release_validator(
-                    release, self._routes, self._scenarios_file, self._policy)
+                    release, self._routes, self._scenarios_file, self._policy, self.engine)
             return self._validators[release.id]
 
     def validate(self, reading: Reading, source: str, max_xml_bytes: int,
@@ -186,9 +203,11 @@ class Rulebook:
 
 @functools.cache
 def _cached(added: Path | None, routes: tuple[tuple[str, str], ...], pinned: str | None,
-            scenarios_file: Path | None, policy: tuple[tuple[str, str], ...]) -> Rulebook:
+            scenarios_file: Path | None, policy: tuple[tuple[str, str], ...],
+            engine: str) -> Rulebook:
     rules = {name: DocumentRule.model_validate_json(row) for name, row in policy}
-    return Rulebook(installed(added), dict(routes), pinned, scenarios_file, Policy(rules))
+    return Rulebook(installed(added), dict(routes), pinned, scenarios_file, Policy(rules),
+                    engine)
 
 
 def rulebook_for(settings: Settings) -> Rulebook:
@@ -197,7 +216,7 @@ def rulebook_for(settings: Settings) -> Rulebook:
     added = added_releases(settings)
     return _cached(added if any(added.glob(f"*/{MANIFEST}")) else None,
                    tuple(sorted(settings.leitweg_routes.items())),
-                   settings.rule_release, settings.scenarios_file, policy)
+                   settings.rule_release, settings.scenarios_file, policy, settings.rule_engine)
 
 
 def forget() -> None:

@@ -26,12 +26,11 @@ from saxonche import (
 )
 
 from einvoice.validation.document import Doc
-from einvoice.validation.findings import Finding, Flag
+from einvoice.validation.findings import TERM, Finding, Flag
 from einvoice.validation.xsd import XSD_DIR
 
 SVRL = "http://purl.oclc.org/dsdl/svrl"
 _FINDINGS = f"{{{SVRL}}}failed-assert", f"{{{SVRL}}}successful-report"
-_TERM = re.compile(r"\b(B[TG]-\d+)\b")
 # location steps as the Schematron skeleton writes them, *:name[namespace-uri()='uri'][n],
 # and as XPath 3 path() writes them, Q{uri}name[n]
 _STEP = re.compile(r"\*:([\w.-]+)\[namespace-uri\(\)='([^']*)'\]\[(\d+)\]"
@@ -165,7 +164,7 @@ def svrl_findings(svrl: bytes, root: etree._Element, pack: str) -> list[Finding]
         text = etree.tostring(node, method="text", encoding="unicode", with_tail=False)
         message = " ".join(text.split())
         location = node.get("location")
-        term = _TERM.search(message)
+        term = TERM.search(message)
         findings.append(Finding(
             rule_id=node.get("id") or "", flag=Flag(node.get("flag") or Flag.FATAL),
             message=message, location=location, line=line_of(root, location),

@@ -1,0 +1,1 @@
+"""Official Schematron assertions compiled to Python: the native rule engine."""
