@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
 import json
 import os
 import random
 import re
-import select as io_select
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -32,6 +29,7 @@ from einvoice.pipeline import IngestResult, Submission, ingest
 from einvoice.pipeline.batch import ingest_batch
 from einvoice.store import tables as t
 from tests.conftest import register
+from tests.forks import Forks
 
 ROOT = Path(__file__).resolve().parents[1]
 NS = {"cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
@@ -220,95 +218,6 @@ def _variants(corpus: Path, n: int) -> list[bytes]:
             for i in range(n)]
 
 
-# The killed `einvoice export` runs are processes forked from one warm process that imported the
-# CLI and the export stack once: each run is a process of its own, killed with SIGKILL, but
-# none pays the ~0.6 s of interpreter start and imports (24 runs per database). Its output goes
-# to /dev/null, as it went before; the last, complete run is a fresh `einvoice export` process.
-FORK_SERVER = """
-import os, sys
-from einvoice.cli import app
-import einvoice.export.batch  # imported by the command when it runs: here once for all runs
-sys.stdout.write("ready\\n")
-sys.stdout.flush()
-for line in sys.stdin:
-    pid = os.fork()
-    if pid == 0:
-        null = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(null, fd)
-        code = 1
-        try:
-            app(line.split(), prog_name="einvoice")
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
-        finally:
-            os._exit(code)
-    sys.stdout.write(f"{pid}\\n")
-    sys.stdout.flush()
-    sys.stdout.write(f"{os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])}\\n")
-    sys.stdout.flush()
-"""
-
-
-class Forks:
-    """The fork server: ``start(args)`` runs ``einvoice ARGS`` in a new child of it (one at a
-    time); ``poll``/``wait`` give the child's exit code as ``Popen`` would (-9: killed)."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.server = subprocess.Popen([sys.executable, "-c", FORK_SERVER], env=env,
-                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                       stderr=subprocess.DEVNULL)
-        self._buffer = b""
-        self.pid = 0
-        self.returncode: int | None = None
-        assert self._line(120) == "ready"
-
-    def _line(self, timeout: float | None) -> str | None:
-        """The server's next line; None when none came within ``timeout`` seconds."""
-        assert self.server.stdout is not None
-        fd = self.server.stdout.fileno()
-        while b"\n" not in self._buffer:
-            if not io_select.select([fd], [], [], timeout)[0]:
-                return None
-            chunk = os.read(fd, 256)
-            assert chunk, f"the fork server ended (exit {self.server.wait()})"
-            self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        return line.decode()
-
-    def start(self, *args: str) -> Forks:
-        assert self.server.stdin is not None
-        self.server.stdin.write(" ".join(args).encode() + b"\n")
-        self.server.stdin.flush()
-        self.pid, self.returncode = int(self._line(120) or 0), None
-        assert self.pid > 0
-        return self
-
-    def poll(self) -> int | None:
-        if self.returncode is None and (line := self._line(0)) is not None:
-            self.returncode = int(line)
-        return self.returncode
-
-    def wait(self) -> int:
-        if self.returncode is None:
-            self.returncode = int(self._line(600) or "")
-        return self.returncode
-
-    def kill(self) -> None:
-        if self.poll() is None:
-            with contextlib.suppress(ProcessLookupError):  # it ended meanwhile, was reaped
-                os.kill(self.pid, signal.SIGKILL)
-
-    def close(self) -> None:
-        """End the server (after its child, if one still runs)."""
-        if self.pid and self.server.poll() is None:
-            self.kill()
-        assert self.server.stdin is not None
-        self.server.stdin.close()
-        assert self.server.wait(timeout=60) == 0
-
-
 def _wait_for_tmp(root: Path, proc: Forks) -> None:
     deadline = time.monotonic() + 20
     while proc.poll() is None and time.monotonic() < deadline:
@@ -352,7 +261,10 @@ def test_kill_during_export_exactly_once(tmp_path: Path, db_url: str, corpus: Pa
         started = time.monotonic()
         subprocess.run([*EXPORT_CMD, "--dry-run"], env=env, check=True, capture_output=True)
         startup = time.monotonic() - started
-        forks = Forks(env)
+        # the killed runs: processes forked from one warm process that imported the CLI and
+        # the export stack once (tests.forks), each killed with SIGKILL as before, without the
+        # interpreter start and imports of 24 cold runs; the last, complete run starts cold
+        forks = Forks(env, warm=["einvoice.export.batch"])
         started = time.monotonic()
         assert forks.start(*EXPORT_ARGS, "--dry-run").wait() == 0
         # what a forked run skips (interpreter start, imports): a kill that long after a cold
