@@ -18,11 +18,12 @@ from einvoice.validation.native.parse import Node
 T = TypeVar("T")
 
 
-def absent_path(test: Node) -> list[tuple[str, str]] | None:
-    """(axis, name) steps of ``not(path)`` for a path of plain child steps, perhaps ending in
-    an attribute; None for any other test."""
+def absent_paths(test: Node) -> list[list[tuple[str, str]]] | None:
+    """The (axis, name) steps of ``not(path)`` for a path of plain child steps, perhaps ending in
+    an attribute or starting with a union of names (``not((a|b)/c)``: one path per name); None
+    for any other test."""
     if test[0] == "seq" and len(test[1]) == 1:
-        return absent_path(test[1][0])
+        return absent_paths(test[1][0])
     if test[0] != "call" or test[1] != "not" or len(test[2]) != 1:
         return None
     path = test[2][0]
@@ -30,14 +31,36 @@ def absent_path(test: Node) -> list[tuple[str, str]] | None:
         path = path[1][0]
     if path[0] != "path" or path[1]:
         return None
-    steps = []
-    for index, step in enumerate(path[2]):
-        last = index == len(path[2]) - 1
+    heads: list[list[tuple[str, str]]] = [[]]
+    steps = path[2]
+    if steps and steps[0][0] == "filter" and not steps[0][2]:
+        names = _names(steps[0][1])
+        if names is None:
+            return None
+        heads, steps = [[("child", name)] for name in names], steps[1:]
+    tail = []
+    for index, step in enumerate(steps):
+        last = index == len(steps) - 1
         if step[0] != "step" or step[3] or step[1] not in {"child", "attribute"} or (
                 step[1] == "attribute" and not last) or "*" in step[2] or "(" in step[2]:
             return None
-        steps.append((step[1], step[2]))
-    return steps
+        tail.append((step[1], step[2]))
+    return [head + tail for head in heads]
+
+
+def _names(expression: Node) -> list[str] | None:
+    """``a | b`` of plain child names."""
+    if expression[0] == "seq" and len(expression[1]) == 1:
+        return _names(expression[1][0])
+    if expression[0] == "op" and expression[1] == "|":
+        left, right = _names(expression[2]), _names(expression[3])
+        return left + right if left is not None and right is not None else None
+    if expression[0] == "path" and not expression[1] and len(expression[2]) == 1:
+        step = expression[2][0]
+        if step[0] == "step" and step[1] == "child" and not step[3] and ":" in step[2] and (
+                "*" not in step[2]):
+            return [step[2]]
+    return None
 
 
 class Trie(Generic[T]):

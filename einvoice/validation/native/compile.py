@@ -53,9 +53,13 @@ Test = Callable[[Focus], bool]
 class Compiler:
     """Compiles expressions with the namespace prefixes of one rule source."""
 
-    def __init__(self, namespaces: dict[str, str]) -> None:
+    def __init__(self, namespaces: dict[str, str], shared: frozenset[Node] = frozenset()) -> None:
         self.namespaces = namespaces
-        self._ids: dict[Node, int] = {}  # one memo key per distinct sub-expression
+        self.shared = shared  # sub-expressions worth remembering: they occur more than once
+        # compiling a match pattern: a predicate that raises does not match (XSLT 3.0 §5.5.4;
+        # what Saxon does for the official stylesheets)
+        self.lenient = False
+        self._ids: dict[tuple[bool, Node], int] = {}  # one memo key per distinct sub-expression
 
     # -- names ---------------------------------------------------------------------------------
     def tag(self, test: str) -> tuple[Any, ...]:
@@ -81,9 +85,9 @@ class Compiler:
         where it depends on one): the official sources repeat the same sub-expressions across
         many rules (``//cac:TaxCategory[cac:TaxScheme/...='VAT']`` in forty of them)."""
         built = self._build(node, bound)
-        if node[0] not in {"path", "op"} or _has_variables(node):
+        if node not in self.shared or _has_variables(node):
             return built
-        key = self._ids.setdefault(node, len(self._ids))
+        key = self._ids.setdefault((self.lenient, node), len(self._ids))
         if not _depends_on_focus(node):
             def per_document(focus: Focus) -> Seq:
                 memo = focus.doc.memo
@@ -137,9 +141,7 @@ class Compiler:
         kind = node[0]
         if kind == "op" and node[1] in {"and", "or"}:
             left, right = self.truth(node[2], bound), self.truth(node[3], bound)
-            if node[1] == "and":
-                return lambda focus: left(focus) and right(focus)
-            return lambda focus: left(focus) or right(focus)
+            return _connective(node[1] == "and", left, right)
         if kind == "call" and node[1] == "not" and len(node[2]) == 1:
             inner = self.truth(node[2][0], bound)
             return lambda focus: not inner(focus)
@@ -177,6 +179,8 @@ class Compiler:
         if op in {"=", "!=", "<", "<=", ">", ">="}:
             def general(focus: Focus) -> Seq:
                 lefts = [atomize(item) for item in left(focus)]
+                if not lefts:  # false whatever the right side is (Saxon does not look at it)
+                    return [False]
                 rights = [atomize(item) for item in right(focus)]
                 return [any(compare(op, a, b) for a in lefts for b in rights)]
             return general
@@ -268,14 +272,55 @@ class Compiler:
             position = node[1]
             return lambda focus, index: index == position
         value = self.seq(node, bound)
+        lenient = self.lenient
 
         def keep(focus: Focus, index: int) -> bool:
-            result = value(focus)
-            if len(result) == 1 and isinstance(result[0], Decimal | float) and not isinstance(
-                    result[0], bool):
-                return bool(result[0] == index)
-            return effective_boolean(result)
+            try:
+                result = value(focus)
+                if len(result) == 1 and isinstance(result[0], Decimal | float) and not isinstance(
+                        result[0], bool):
+                    return bool(result[0] == index)
+                return effective_boolean(result)
+            except XPathError:
+                if lenient:
+                    return False
+                raise
         return keep
+
+
+def _connective(conjunction: bool, left: Test, right: Test) -> Test:
+    """``and``/``or``. XPath 2.0 (§3.6) leaves the order of the operands to the processor and
+    lets one operand that decides the result mask an error in the other; Saxon does, so an
+    error on the left stands only if the right operand does not decide."""
+    def test(focus: Focus) -> bool:
+        try:
+            first = left(focus)
+        except XPathError:
+            if right(focus) != conjunction:
+                return not conjunction
+            raise
+        if first != conjunction:
+            return first
+        return right(focus)
+    return test
+
+
+def repeated(trees: list[Node]) -> frozenset[Node]:
+    """The paths and operations that occur more than once in these expressions."""
+    seen: dict[Node, int] = {}
+
+    def visit(part: Any) -> None:
+        if isinstance(part, tuple) and part and isinstance(part[0], str):
+            if part[0] in {"path", "op"}:
+                seen[part] = seen.get(part, 0) + 1
+            for child in part[1:]:
+                visit(child)
+        elif isinstance(part, tuple):
+            for child in part:
+                visit(child)
+    for tree in trees:
+        visit(tree)
+    return frozenset(node for node, count in seen.items() if count > 1)
 
 
 def _has_variables(node: Node) -> bool:

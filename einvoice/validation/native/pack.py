@@ -10,7 +10,7 @@ listed in ``unsupported``; the caller runs them on the official engine.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +18,8 @@ from lxml import etree
 
 from einvoice.validation.document import Doc
 from einvoice.validation.findings import TERM, EngineError, Finding, Flag
-from einvoice.validation.native.absent import Trie, absent_path
-from einvoice.validation.native.compile import Compiler, Fn, Focus, Test
+from einvoice.validation.native.absent import Trie, absent_paths
+from einvoice.validation.native.compile import Compiler, Fn, Focus, Test, repeated
 from einvoice.validation.native.parse import Node, Unsupported, parse
 from einvoice.validation.native.values import Attr, DocNode, Item, XPathError, string_value
 from einvoice.validation.official.compiler import SCH, active_patterns, load
@@ -32,7 +32,7 @@ class Assertion:
     report: bool  # a ``report``: fires when the test is true
     test: Test
     message: Callable[[Focus], str]
-    absent: list[tuple[str, str]] | None  # the path of a ``not(path)`` test (``absent``)
+    absent: list[list[tuple[str, str]]] | None  # the paths of a ``not(path)`` test (``absent``)
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class NativePack:
         schema = load(sch)
         namespaces = {ns.get("prefix") or "": ns.get("uri") or ""
                       for ns in schema.iter(f"{{{SCH}}}ns")}
-        self._compiler = Compiler(namespaces)
+        self._compiler = Compiler(namespaces, repeated(list(_expressions(schema))))
         self.unsupported: dict[str, str] = {}
         self._globals = self._lets(schema.findall(f"{{{SCH}}}let"), frozenset())
         bound = frozenset(name for name, _ in self._globals)
@@ -92,21 +92,25 @@ class NativePack:
         trie: Trie[Assertion] = Trie()
         walked = [a for a in kept if a.absent is not None and not lets]
         for assertion in walked:
-            trie.add([(axis, self._compiler.tag(name)[0]) for axis, name in assertion.absent or []],
-                     assertion)
+            for path in assertion.absent or []:
+                trie.add([(axis, self._compiler.tag(name)[0]) for axis, name in path], assertion)
         return Rule(self._context(context), tuple(lets),
                     tuple(a for a in kept if a not in walked), trie if walked else None)
 
     def _context(self, context: str) -> Fn:
         """A rule context is an XSLT match pattern: nodes it selects from anywhere."""
-        return self._compiler.seq(_union([_rooted(branch) for branch in _branches(
-            parse(context))]))
+        self._compiler.lenient = True
+        try:
+            return self._compiler.seq(_union([_rooted(branch) for branch in _branches(
+                parse(context))]))
+        finally:
+            self._compiler.lenient = False
 
     def _assertion(self, node: etree._Element, report: bool, bound: frozenset[str]) -> Assertion:
         tree = parse(node.get("test") or "")
         test = self._compiler.truth(tree, bound)
         return Assertion(node.get("id") or "", Flag(node.get("flag") or Flag.FATAL), report,
-                         test, self._message(node, bound), None if report else absent_path(tree))
+                         test, self._message(node, bound), None if report else absent_paths(tree))
 
     def _message(self, node: etree._Element, bound: frozenset[str]) -> Callable[[Focus], str]:
         parts: list[str | Fn] = [node.text or ""]
@@ -173,6 +177,15 @@ class NativePack:
         findings.append(Finding(assertion.id, assertion.flag, text, location(focus.item),
                                 _line(focus.item), term.group(1) if term else None,
                                 pack=self.name))
+
+
+def _expressions(schema: etree._Element) -> Iterator[Node]:
+    """Every rule context and assertion test that parses (the rest is ``unsupported``)."""
+    for node in schema.iter(f"{{{SCH}}}rule", f"{{{SCH}}}assert", f"{{{SCH}}}report"):
+        try:
+            yield parse(node.get("context") or node.get("test") or "")
+        except Unsupported:
+            continue
 
 
 def _branches(tree: Node) -> list[Node]:
