@@ -26,7 +26,6 @@ from einvoice.validation.document import Doc
 from einvoice.validation.engine import Validator
 from einvoice.validation.findings import Finding, Report, Verdict
 from einvoice.validation.official.assertions import assertions
-from einvoice.validation.official.pack import OfficialPack
 from einvoice.validation.packs import Registry, RulePack
 from einvoice.validation.policy import Policy
 from einvoice.validation.releases import (
@@ -39,7 +38,6 @@ from einvoice.validation.releases import (
     installed,
 )
 from einvoice.validation.scenarios import load_scenarios
-from einvoice.validation.schematron import XsltPack
 
 NATIVE_FINGERPRINTS = (Path(__file__).resolve().parent / "xrechnung" / "fingerprints.toml",
                        Path(__file__).resolve().parent / "native" / "fingerprints.toml")
@@ -117,7 +115,11 @@ def _stamp(path: Path) -> tuple[int, int]:
 def _built(spec: Plan | PackFile, stamp: tuple[int, int]) -> RulePack:
     """One compiled pack per artefact and plan in a process, shared by every rulebook: compiling
     costs up to a second and tens of MB of Saxon memory, and rulebooks differ per settings
-    (routes, policy, data folder) far more often than the artefacts they run."""
+    (routes, policy, data folder) far more often than the artefacts they run. Saxon is loaded
+    only here, by packs that need it (none with native rules)."""
+    from einvoice.validation.official.pack import OfficialPack
+    from einvoice.validation.schematron import XsltPack
+
     if isinstance(spec, PackFile):
         if spec.type == "xsd":
             from einvoice.validation.xsd import SchemaPack
