@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -27,6 +25,7 @@ from einvoice.pipeline import IngestResult, Submission, examine, ingest
 from einvoice.pipeline.batch import ingest_batch
 from einvoice.store import tables as t
 from einvoice.store.locks import claim, release
+from tests.forks import Forks
 
 MINIMAL = "valid/xrechnung-testsuite/technical-cases/cius/01.05_minimal_test_ubl.xml"
 NUMBER = b"<cbc:ID>1234567</cbc:ID>"
@@ -199,40 +198,39 @@ def test_a_kill_inside_a_batch_loses_and_doubles_nothing(
            "EINVOICE_DATABASE_URL": db_url, "EINVOICE_INBOX_DIR": str(inbox),
            "EINVOICE_SETTLE_SECONDS": "0",
            "EINVOICE_WORKERS": "1" if db_url.startswith("postgresql") else "2"}
-    subprocess.run([sys.executable, "-m", "einvoice.cli", "init"], env=env, check=True,
-                   capture_output=True)
-    # no pipes: reader processes outliving the killed scan would keep them open
-    with (tmp_path / "killed.err").open("wb") as err:
-        killed = subprocess.run([sys.executable, "-c", KILLER, point, str(at)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=err, timeout=600)
-    assert killed.returncode == -9, (tmp_path / "killed.err").read_text()[-2000:]
+    # the commands run in processes forked from one warm process that imported the CLI once
+    # (tests.forks): each a process of its own, without a cold interpreter start and imports
+    with Forks(env) as forks:
+        assert forks.run("init").returncode == 0
+        # no pipes: reader processes outliving the killed scan would keep them open
+        killed = forks.start(point, str(at), script=KILLER, stderr=tmp_path / "killed.err")
+        assert killed.wait(600) == -9, (tmp_path / "killed.err").read_text()[-2000:]
 
-    ctx = open_context(load_settings(data_dir=tmp_path / "data", database_url=db_url))
-    committed, moved = _committed(ctx), _digests(inbox / "processed")
-    assert moved <= committed  # nothing left the inbox before its batch was committed
-    assert all(ctx.archive.verify(d) for d in committed)  # nor was committed before archived
-    archived = {p.name for p in ctx.archive.root.rglob("*") if p.is_file()}
-    if point == "moving":
-        assert len(moved) == at - 1 and len(committed) > len(moved)
-    else:  # the first batch committed and moved, nothing of the second
-        assert committed == moved and 0 < len(moved) < 120
-    if point == "archived":
-        assert archived > committed  # the kill came between the archive and the commit
+        ctx = open_context(load_settings(data_dir=tmp_path / "data", database_url=db_url))
+        committed, moved = _committed(ctx), _digests(inbox / "processed")
+        assert moved <= committed  # nothing left the inbox before its batch was committed
+        assert all(ctx.archive.verify(d) for d in committed)  # nor was committed before archived
+        archived = {p.name for p in ctx.archive.root.rglob("*") if p.is_file()}
+        if point == "moving":
+            assert len(moved) == at - 1 and len(committed) > len(moved)
+        else:  # the first batch committed and moved, nothing of the second
+            assert committed == moved and 0 < len(moved) < 120
+        if point == "archived":
+            assert archived > committed  # the kill came between the archive and the commit
 
-    subprocess.run([sys.executable, "-m", "einvoice.cli", "scan", "--json"], env=env,
-                   check=True, stdout=subprocess.DEVNULL, timeout=600)
-    assert not list(inbox.glob("*.xml"))
-    assert _digests(inbox / "processed") == everything == _committed(ctx)
-    with Session(ctx.engine) as s:
-        invoices = s.exec(select(t.Invoice)).all()
-        lines = Counter(s.exec(select(t.InvoiceLine.invoice_id)).all())
-    assert len(invoices) == 120 and {i.status for i in invoices} == {"pending"}
-    for inv in invoices:
-        assert inv.model_json is not None and inv.id is not None
-        assert lines[inv.id] == len(InvoiceModel.model_validate_json(inv.model_json).lines)
-    assert ingest_events(ctx) == Counter({inv.id: 1 for inv in invoices})
-    assert verify(ctx.engine).ok
-    ctx.close()
+        assert forks.start("scan", "--json").wait(600) == 0
+        assert not list(inbox.glob("*.xml"))
+        assert _digests(inbox / "processed") == everything == _committed(ctx)
+        with Session(ctx.engine) as s:
+            invoices = s.exec(select(t.Invoice)).all()
+            lines = Counter(s.exec(select(t.InvoiceLine.invoice_id)).all())
+        assert len(invoices) == 120 and {i.status for i in invoices} == {"pending"}
+        for inv in invoices:
+            assert inv.model_json is not None and inv.id is not None
+            assert lines[inv.id] == len(InvoiceModel.model_validate_json(inv.model_json).lines)
+        assert ingest_events(ctx) == Counter({inv.id: 1 for inv in invoices})
+        assert verify(ctx.engine).ok
+        ctx.close()
 
 
 # ------------------------------------------------------------------ PostgreSQL: claims
