@@ -29,7 +29,7 @@ from einvoice.pipeline import IngestResult, Submission, ingest
 from einvoice.pipeline.batch import ingest_batch
 from einvoice.store import tables as t
 from tests.conftest import register
-from tests.forks import Forks
+from tests.forks import WARM, Forks
 
 ROOT = Path(__file__).resolve().parents[1]
 NS = {"cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
@@ -264,7 +264,7 @@ def test_kill_during_export_exactly_once(tmp_path: Path, db_url: str, corpus: Pa
         # the killed runs: processes forked from one warm process that imported the CLI and
         # the export stack once (tests.forks), each killed with SIGKILL as before, without the
         # interpreter start and imports of 24 cold runs; the last, complete run starts cold
-        forks = Forks(env, warm=["einvoice.export.batch"])
+        forks = Forks(env, warm=[*WARM, "einvoice.export.batch"])
         started = time.monotonic()
         assert forks.start(*EXPORT_ARGS, "--dry-run").wait() == 0
         # what a forked run skips (interpreter start, imports): a kill that long after a cold
