@@ -152,7 +152,14 @@ class Compiler:
             return lambda focus: then(focus) if test(focus) else other(focus)
         if kind == "seq" and len(node[1]) == 1:
             return self.truth(node[1][0], bound)
+        if kind == "call" and node[1] in {"exists", "empty"} and len(node[2]) == 1:
+            items = self.seq(node[2][0], bound)
+            if node[1] == "exists":
+                return lambda focus: bool(items(focus))
+            return lambda focus: not items(focus)
         value = self.seq(node, bound)
+        if kind == "path" and node[2] and node[2][-1][0] == "step":  # nodes: true if any
+            return lambda focus: bool(value(focus))
         return lambda focus: effective_boolean(value(focus))
 
     def quantified(self, quantifier: str, bindings: tuple[tuple[str, Node], ...],

@@ -184,7 +184,10 @@ def _numeric(value: Item) -> bool:
 def _pair(left: Item, right: Item, general: bool) -> tuple[Item, Item]:
     """Both operands of one comparison brought to a common type (XPath 2.0 §3.5.1-2)."""
     if isinstance(left, Untyped) or isinstance(right, Untyped):
-        if (isinstance(left, Untyped) and isinstance(right, Untyped)) or not general:
+        if not general:  # a value comparison compares untyped values as strings
+            return (str(left) if isinstance(left, Untyped) else left,
+                    str(right) if isinstance(right, Untyped) else right)
+        if isinstance(left, Untyped) and isinstance(right, Untyped):
             return str(left), str(right)
         typed, untyped, swap = (right, left, False) if isinstance(left, Untyped) else (
             left, right, True)
@@ -200,7 +203,12 @@ def _pair(left: Item, right: Item, general: bool) -> tuple[Item, Item]:
     return left, right
 
 
+_TEXT = (str, Untyped)
+
+
 def compare(operator: str, left: Item, right: Item, general: bool = True) -> bool:
+    if operator == "=" and type(left) in _TEXT and type(right) in _TEXT:
+        return bool(str.__eq__(left, right))  # the common case: a node's text against a string
     left, right = _pair(left, right, general)
     if _numeric(left) and _numeric(right):
         if isinstance(left, float) or isinstance(right, float):
