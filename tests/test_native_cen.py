@@ -190,3 +190,32 @@ def test_the_fingerprint_record_is_that_of_the_compiled_source() -> None:
     assert en16931_ubl().unsupported == {}
     assert FINGERPRINTS.read_text(encoding="utf-8") == record()
     assert record().count(" = ") == 979 + 1  # the assertions and the source line
+
+
+@pytest.mark.parametrize("name", ["valid/xrechnung-testsuite/business-cases/standard/"
+                                  "01.01a-INVOICE_ubl.xml", "cen-unit/Invoice-unit-UBL/"
+                                  "BR-CO-10__01.xml"])
+def test_the_setting_picks_the_engine_and_they_agree_end_to_end(tmp_path: Path,
+                                                                 name: str) -> None:
+    """Through settings and the rulebook: the same report from each engine; ``both`` finds no
+    difference."""
+    from einvoice.config import load_settings
+    from einvoice.formats.reader import read_document
+    from einvoice.validation.rulebook import rulebook_for
+
+    limit = 64 * 1024 * 1024
+    data = (corpus_path() / name).read_bytes()
+    reports = {}
+    for engine in ("native", "official", "both"):
+        settings = load_settings(data_dir=tmp_path / engine, rule_engine=engine)
+        report = rulebook_for(settings).validate(read_document(data, limit), "x", limit)
+        reports[engine] = report
+        assert report.engine_errors == [], engine
+        book = rulebook_for(settings)
+        pack = book.validator(book.release_for()).registry.get("en16931-ubl")
+        assert type(pack).__name__ == {"native": "ReleasePack", "official": "OfficialPack",
+                                       "both": "BothEngines"}[engine]
+    assert tally(reports["native"].findings) or name.startswith("valid")  # BR-CO-10 fires
+    for engine in ("official", "both"):
+        assert tally(reports[engine].findings) == tally(reports["native"].findings), engine
+        assert reports[engine].verdict == reports["native"].verdict
