@@ -16,10 +16,13 @@ from __future__ import annotations
 import grp
 import json
 import os
+import shutil
 import stat
+import subprocess
 import types
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,7 @@ from einvoice.context import Context, open_context
 from einvoice.errors import ConfigError
 from einvoice.lifecycle import NotPermitted, Role
 from tests.accounts import Accounts, os_accounts
+from tests.forks import Forks
 
 SAMPLE = "valid/xrechnung-testsuite/technical-cases/cius/01.01_comprehensive_test_ubl.xml"
 GROSS = "12829.69"  # the sample's gross total (EUR): above the four-eyes threshold
@@ -45,26 +49,68 @@ four_eyes_threshold = "5000"
 """
 
 
+@dataclass(frozen=True)
+class Office(Accounts):
+    """The accounts, their commands run by a fork server of each account (``tests.forks``):
+    started as ``Accounts.run`` starts a command (``runuser -u LOGIN``, the same clean
+    environment and folder), it imported the CLI once and forks a process of that account for
+    every command, instead of a cold interpreter each time (~60 commands). A command run with
+    ``env`` (variables that must not change who acts) still starts cold, so that whatever the
+    CLI reads from the environment while it starts is read from that environment."""
+
+    servers: dict[str, Forks] = field(default_factory=dict)  # by short name, started when used
+
+    def _server(self, who: str) -> Forks:
+        if who not in self.servers:
+            self.servers[who] = Forks(cwd=self.base, prefix=[
+                shutil.which("runuser") or "runuser", "-u", self.logins[who], "--", "env", "-i",
+                f"PATH={os.environ.get('PATH', '/usr/bin:/bin')}", f"HOME={self.base}",
+                "LANG=C.UTF-8", "COLUMNS=200", "PYTHONDONTWRITEBYTECODE=1",
+                f"EINVOICE_CONFIG={self.config}"])
+        return self.servers[who]
+
+    def run(self, who: str, *args: str, code: int | None = 0,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        if env:
+            return super().run(who, *args, code=code, env=env)
+        done = self._server(who).run(*args, timeout=180)
+        if code is not None:
+            assert done.returncode == code, (who, args, done.stdout, done.stderr)
+        return done
+
+    def close(self) -> None:
+        servers = list(self.servers.values())
+        self.servers.clear()
+        for forks in servers:  # all told first: they end side by side
+            forks.end()
+        for forks in servers:
+            forks.close()
+
+
 @pytest.fixture(scope="module")
 def office(corpus: Path) -> Iterator[Accounts]:
     """anna (first admin; sachlich, anordnung), bert (approver; sachlich, anordnung), carl
     (approver; rechnerisch), lena (approver up to 1000 EUR), vera (viewer), dora (disabled),
     nina (in the group, not on the register)."""
     with os_accounts("anna", "bert", "carl", "lena", "vera", "dora", "nina",
-                     settings=SETTINGS) as acc:
-        (acc.base / "sample.xml").write_bytes((corpus / SAMPLE).read_bytes())
-        first = acc.run("anna", "init", "--group", acc.group)
-        assert f"{acc.logins['anna']} is the first admin" in first.stdout
-        for who, role, extra in (("anna", "admin", ["--step", "sachlich", "--step", "anordnung"]),
-                                 ("bert", "approver", ["--step", "sachlich", "--step",
-                                                       "anordnung"]),
-                                 ("carl", "approver", ["--step", "rechnerisch"]),
-                                 ("lena", "approver", ["--limit", "1000"]),
-                                 ("vera", "viewer", []), ("dora", "approver", [])):
-            acc.run("anna", "staff", "add", acc.logins[who], "--name", who.title(),
-                    "--role", role, *extra)
-        acc.run("anna", "staff", "disable", acc.logins["dora"])
-        yield acc
+                     settings=SETTINGS) as accounts:
+        acc = Office(accounts.group, accounts.logins, accounts.base)
+        try:  # the servers end before their accounts are removed
+            (acc.base / "sample.xml").write_bytes((corpus / SAMPLE).read_bytes())
+            first = acc.run("anna", "init", "--group", acc.group)
+            assert f"{acc.logins['anna']} is the first admin" in first.stdout
+            for who, role, extra in (
+                    ("anna", "admin", ["--step", "sachlich", "--step", "anordnung"]),
+                    ("bert", "approver", ["--step", "sachlich", "--step", "anordnung"]),
+                    ("carl", "approver", ["--step", "rechnerisch"]),
+                    ("lena", "approver", ["--limit", "1000"]),
+                    ("vera", "viewer", []), ("dora", "approver", [])):
+                acc.run("anna", "staff", "add", acc.logins[who], "--name", who.title(),
+                        "--role", role, *extra)
+            acc.run("anna", "staff", "disable", acc.logins["dora"])
+            yield acc
+        finally:
+            acc.close()
 
 
 def invoice(acc: Accounts, number: str) -> int:
@@ -237,7 +283,7 @@ def test_full_name_from_the_password_database(monkeypatch: pytest.MonkeyPatch) -
             raise KeyError(login)
         return types.SimpleNamespace(pw_gecos=gecos[login])
 
-    monkeypatch.setattr(identity.pwd, "getpwnam", getpwnam)
+    monkeypatch.setattr("einvoice.approval.identity.pwd.getpwnam", getpwnam)
     assert identity.full_name("mueller") == "Marie Müller"
     assert identity.full_name("krause") == "krause"
     assert identity.full_name("lena") == "lena"
@@ -292,7 +338,7 @@ def writes_admin_tables(ctx: Context) -> dict[str, bool]:
 def test_the_database_login_is_the_identity(pg_url: str, db_role: str, tmp_path: Path) -> None:
     from tests.test_approval_rules import make_invoice
 
-    settings = {"data_dir": tmp_path / "data", "identity": "database"}
+    settings: dict[str, Any] = {"data_dir": tmp_path / "data", "identity": "database"}
     owner = open_context(load_settings(database_url=pg_url, **settings))
     as_role = open_context(load_settings(database_url=pg_url.replace(
         "postgres@", f"{db_role}@"), **settings))
