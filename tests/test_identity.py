@@ -335,11 +335,16 @@ def writes_admin_tables(ctx: Context) -> dict[str, bool]:
             for table in ("staff", "supplier")}
 
 
-def test_the_database_login_is_the_identity(pg_url: str, db_role: str, tmp_path: Path) -> None:
+def test_the_database_login_is_the_identity(pg_url: str, db_role: str, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from einvoice.store import retry
     from tests.test_approval_rules import make_invoice
 
     settings: dict[str, Any] = {"data_dir": tmp_path / "data", "identity": "database"}
     owner = open_context(load_settings(database_url=pg_url, **settings))
+    # the role may not read the schema yet: open_context tries to migrate it 40 times, with
+    # pauses (~3.6 s) that only a writer racing another would need
+    monkeypatch.setattr(retry, "pause", lambda attempt: None)
     as_role = open_context(load_settings(database_url=pg_url.replace(
         "postgres@", f"{db_role}@"), **settings))
     try:
