@@ -151,13 +151,10 @@ class Settings(BaseSettings):
         description="accepted Leitweg-IDs or prefixes -> receiving office; empty: no check")
     scenarios_file: Path | None = Field(None, description="validation scenarios (TOML); "
                                         "default: those of the rule release in force")
-    rule_release: str | None = Field(
-        None, description="pin one rule release (an id of `einvoice rules`); default: the "
-        "release in force on the day a document was received")
-    rule_engine: Literal["native", "official", "both"] = Field(
-        "native", description="how the CEN EN 16931 rules for UBL run: native (compiled to "
-        "Python from the official source), official (the official Schematron on Saxon) or both "
-        "(any difference is an engine error: the document stays undefined)")
+    rule_release: str | None = Field(None, description="pin one rule release (an id of `einvoice "
+                                     "rules`); default: the one in force on the receipt day")
+    rule_engine: Literal["native", "official", "both"] = Field("native", description="CEN UBL "
+        "rules: native (compiled to Python), official (Saxon) or both (a difference is an error)")
     document_policy: dict[str, DocumentRule] = Field(
         default_factory=lambda: {k: DocumentRule(**v) for k, v in DEFAULT_DOCUMENT_POLICY.items()},
         description="documents by profile (BT-24): validate by their scenario or reject with a "

@@ -172,9 +172,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, db_url: str) -> Settings:
+def settings(request: pytest.FixtureRequest, tmp_path: Path, db_url: str) -> Settings:
+    """Throwaway settings; ``@pytest.mark.settings(name=value)`` adds settings of a test."""
+    marker = request.node.get_closest_marker("settings")
     return load_settings(data_dir=tmp_path / "data", database_url=db_url,
-                         inbox_dir=tmp_path / "inbox")
+                         inbox_dir=tmp_path / "inbox", **(marker.kwargs if marker else {}))
 
 
 # people on the staff register of every ``ctx``, so that tests of other rules can act as them

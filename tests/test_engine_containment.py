@@ -26,7 +26,14 @@ LIMIT = 50_000_000
 
 @pytest.fixture(scope="module")
 def validator() -> Validator:
-    return Validator()
+    """The built-in scenarios with the official CEN UBL stylesheet (engine ``official``): it
+    stops as a whole on a dynamic error, the case of a crashing pack (the native engine's
+    per-rule containment: ``test_the_native_cen_engine_contains_a_crash_to_its_rule``)."""
+    from einvoice.validation.schematron import en16931_ubl
+
+    checker = Validator()
+    checker.registry.register("en16931-ubl", en16931_ubl)
+    return checker
 
 
 def sample(corpus: Path, name: str) -> bytes:
@@ -94,6 +101,18 @@ def test_an_engine_failure_on_a_schema_valid_document_is_undefined(
     assert (report.verdict, report.findings) == (Verdict.UNDEFINED, [])
     assert report.engine_errors[0].pack == "en16931-ubl"
     assert "more than one item" in (report.error or "")
+
+
+def test_the_native_cen_engine_contains_a_crash_to_its_rule(corpus: Path) -> None:
+    """The same document natively: only BR-06 (normalize-space of two seller names) cannot run;
+    every other CEN rule reports, and UBL-SR-09 (seller name at most once) rejects it."""
+    data = doubled(sample(corpus, "01.20a-INVOICE_ubl.xml"),
+                   "//cac:AccountingSupplierParty/cac:Party/cac:PartyLegalEntity")
+    report = Validator().validate_bytes(data, "x", LIMIT)
+    assert [(e.pack, e.rule_id) for e in report.engine_errors] == [("en16931-ubl", "BR-06")]
+    assert "more than one item" in report.engine_errors[0].message
+    assert report.engine_errors[0].line == line_of(data, "/*")
+    assert report.verdict is Verdict.REJECT and "UBL-SR-09" in rule_ids(report.errors)
 
 
 def test_an_error_of_a_pack_that_ran_rejects_despite_the_crash(

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from lxml import etree
 from saxonche import PySaxonApiError, PyXPathProcessor
 
-from einvoice.validation.native.compile import Compiler, Focus
+from einvoice.validation.native.compile import Compiler
+from einvoice.validation.native.focus import Focus
 from einvoice.validation.native.parse import Unsupported, parse
 from einvoice.validation.native.values import DocNode, XPathError, to_string
 from einvoice.validation.schematron import saxon

@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 from lxml import etree
 
 from einvoice.validation.native.parse import Node
+from einvoice.validation.native.shapes import child_names
 
 T = TypeVar("T")
 
@@ -34,8 +35,8 @@ def absent_paths(test: Node) -> list[list[tuple[str, str]]] | None:
     heads: list[list[tuple[str, str]]] = [[]]
     steps = path[2]
     if steps and steps[0][0] == "filter" and not steps[0][2]:
-        names = _names(steps[0][1])
-        if names is None:
+        names = child_names(steps[0][1])
+        if names is None or any("*" in name for name in names):
             return None
         heads, steps = [[("child", name)] for name in names], steps[1:]
     tail = []
@@ -46,21 +47,6 @@ def absent_paths(test: Node) -> list[list[tuple[str, str]]] | None:
             return None
         tail.append((step[1], step[2]))
     return [head + tail for head in heads]
-
-
-def _names(expression: Node) -> list[str] | None:
-    """``a | b`` of plain child names."""
-    if expression[0] == "seq" and len(expression[1]) == 1:
-        return _names(expression[1][0])
-    if expression[0] == "op" and expression[1] == "|":
-        left, right = _names(expression[2]), _names(expression[3])
-        return left + right if left is not None and right is not None else None
-    if expression[0] == "path" and not expression[1] and len(expression[2]) == 1:
-        step = expression[2][0]
-        if step[0] == "step" and step[1] == "child" and not step[3] and ":" in step[2] and (
-                "*" not in step[2]):
-            return [step[2]]
-    return None
 
 
 class Trie(Generic[T]):

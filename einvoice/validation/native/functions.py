@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from lxml import etree
 
@@ -33,7 +33,15 @@ from einvoice.validation.native.values import (
 )
 
 if TYPE_CHECKING:
-    from einvoice.validation.native.compile import Compiler, Fn, Focus
+    from einvoice.validation.native.focus import Fn, Focus, Test
+
+
+class Compiles(Protocol):
+    """The compiler, as a function call needs it (its arguments compiled)."""
+
+    def seq(self, node: Node, bound: frozenset[str] = ...) -> Fn: ...
+
+    def truth(self, node: Node, bound: frozenset[str] = ...) -> Test: ...
 
 
 def _optional(seq: Seq) -> Item | None:
@@ -121,7 +129,7 @@ _SIMPLE: dict[str, tuple[tuple[int, int], Callable[..., Seq]]] = {
 _CONTEXT_DEFAULT = {"string", "normalize-space", "string-length", "name", "local-name"}
 
 
-def call(compiler: Compiler, name: str, args: tuple[Node, ...], bound: frozenset[str]) -> Fn:
+def call(compiler: Compiles, name: str, args: tuple[Node, ...], bound: frozenset[str]) -> Fn:
     if name == "not" and len(args) == 1:
         test = compiler.truth(args[0], bound)
         return lambda focus: [not test(focus)]

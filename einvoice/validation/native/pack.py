@@ -19,8 +19,10 @@ from lxml import etree
 from einvoice.validation.document import Doc
 from einvoice.validation.findings import TERM, EngineError, Finding, Flag
 from einvoice.validation.native.absent import Trie, absent_paths
-from einvoice.validation.native.compile import Compiler, Fn, Focus, Test, repeated
+from einvoice.validation.native.compile import Compiler
+from einvoice.validation.native.focus import Fn, Focus, Test
 from einvoice.validation.native.parse import Node, Unsupported, parse
+from einvoice.validation.native.shapes import repeated
 from einvoice.validation.native.values import Attr, DocNode, Item, XPathError, string_value
 from einvoice.validation.official.compiler import SCH, active_patterns, load
 

@@ -280,3 +280,10 @@ def effective_boolean(seq: Seq) -> bool:
     if isinstance(first, (Decimal, float)):
         return bool(first) and not (isinstance(first, float) and math.isnan(first))
     raise XPathError(f"FORG0006: no effective boolean value of a {type(first).__name__}")
+
+
+def one_atom(seq: Seq) -> Seq:
+    """An operand of an arithmetic or value comparison: empty or one atomic value."""
+    if len(seq) > 1:
+        raise XPathError("XPTY0004: a sequence of more than one item where one is allowed")
+    return [atomize(seq[0])] if seq else seq
