@@ -274,18 +274,26 @@ class Compiler:
         if node[0] == "lit" and isinstance(node[1], Decimal):
             position = node[1]
             return lambda focus, index: index == position
-        value = self.seq(node, bound)
-        lenient = self.lenient
+        if never_numeric(node):  # true or false, never a position: no sequence to build
+            test = self.truth(node, bound)
 
-        def keep(focus: Focus, index: int) -> bool:
-            try:
+            def decide(focus: Focus, index: int) -> bool:
+                return test(focus)
+        else:
+            value = self.seq(node, bound)
+
+            def decide(focus: Focus, index: int) -> bool:
                 result = value(focus)
                 if len(result) == 1 and isinstance(result[0], Decimal | float) and not isinstance(
                         result[0], bool):
                     return bool(result[0] == index)
                 return effective_boolean(result)
+        if not self.lenient:
+            return decide
+
+        def forgiving(focus: Focus, index: int) -> bool:
+            try:
+                return decide(focus, index)
             except XPathError:
-                if lenient:
-                    return False
-                raise
-        return keep
+                return False
+        return forgiving
