@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -11,12 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer.testing
 from sqlalchemy import insert
 from typer.testing import CliRunner, Result
 
 from einvoice.config import Settings, load_settings
 from einvoice.context import Context, open_context
 from tests import system
+
+# Typer builds the CLI's click command anew on every CliRunner call (~30 ms); the commands are
+# all registered when einvoice.cli is imported, so one build per app serves every call
+typer.testing._get_command = functools.cache(typer.testing._get_command)  # type: ignore[attr-defined]
 
 # the scripts installed beside this interpreter (lint-imports, einvoice) are found as if its
 # virtual environment were activated: the README runs `.venv/bin/pytest` without activating it
