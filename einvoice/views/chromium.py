@@ -35,6 +35,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -79,10 +80,28 @@ def browser_folder() -> Iterator[Path]:
     """A fresh private folder for one browser (profile, page, what it writes), owned by the
     account it runs as; removed afterwards."""
     account = _account()
-    with tempfile.TemporaryDirectory(prefix="einvoice-chromium-") as name:
+    name = tempfile.mkdtemp(prefix="einvoice-chromium-")
+    try:
         if account is not None:
             os.chown(name, account.pw_uid, account.pw_gid)
         yield Path(name)
+    finally:
+        _remove(Path(name))
+
+
+def _remove(folder: Path, attempts: int = 50) -> None:
+    """Remove a browser's folder. Chromium's helper processes may still write to the profile
+    for a moment after the browser exited (seen: "Directory not empty: 'Default'"), so a
+    failed removal is tried again for up to ~5 s before it counts."""
+    for _ in range(attempts - 1):
+        try:
+            shutil.rmtree(folder)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    shutil.rmtree(folder, ignore_errors=False)
 
 
 def browser_command(folder: Path, *args: str) -> list[str]:
